@@ -1,0 +1,1 @@
+"""Every Dagster definition of tokenspend, one folder per source; loaded by `definitions.py`."""

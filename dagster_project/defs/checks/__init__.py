@@ -1,0 +1,1 @@
+"""Asset checks that read the marts: attribution coverage and, later, data quality suites."""

@@ -1,0 +1,38 @@
+"""The dbt project handle, its manifest and the dbt CLI resource.
+
+The manifest is (re)built with `dbt parse` when it is missing or older than any file of the dbt
+project or the seeds, so `make run`, `make dev` and the tests always load the current models.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from dagster_dbt import DbtCliResource, DbtProject
+
+from dagster_project import settings
+
+
+def _newest_mtime(folders: list[Path]) -> float:
+    return max(
+        (p.stat().st_mtime for folder in folders if folder.exists() for p in folder.rglob("*")
+         if p.is_file() and "target" not in p.parts and "logs" not in p.parts),
+        default=0.0,
+    )
+
+
+def ensure_manifest(project: DbtProject) -> Path:
+    """Parse the dbt project when its manifest is missing or stale; return the manifest path."""
+    settings.export_dbt_env()
+    manifest = project.manifest_path
+    sources = [settings.DBT_PROJECT_DIR, settings.SEEDS_DIR]
+    if not manifest.exists() or manifest.stat().st_mtime < _newest_mtime(sources):
+        DbtCliResource(project_dir=project).cli(["--quiet", "parse"], target_path=project.target_path).wait()
+    return manifest
+
+
+dbt_project = DbtProject(project_dir=settings.DBT_PROJECT_DIR, profiles_dir=settings.DBT_PROJECT_DIR)
+
+
+def dbt_resource() -> DbtCliResource:
+    return DbtCliResource(project_dir=dbt_project, profiles_dir=str(settings.DBT_PROJECT_DIR))

@@ -1,0 +1,1 @@
+"""OpenAI organisation usage and costs."""

@@ -1,0 +1,1 @@
+"""Small shared helpers: the warehouse connection, raw-table contract, landing and HTTP paging."""

@@ -1,0 +1,119 @@
+"""The provider admin APIs as Dagster resources: live with a key in the environment, else the demo.
+
+Each provider resource reads its admin key from the environment variable it names, at the moment it
+builds a client, and puts it only into request headers: the key is never a config value, so it never
+appears in run metadata, logs or the UI. With no key set, the same client talks to the built-in demo
+organisation through a `requests` transport adapter, so demo data goes through exactly the paging and
+parsing code that real data does.
+"""
+
+from __future__ import annotations
+
+import decimal
+import json
+import os
+import urllib.parse
+from pathlib import Path
+
+import dagster as dg
+import requests
+import requests.adapters
+
+from dagster_project import settings
+from dagster_project.lib.http import PagedApi, RetryPolicy
+
+
+class DemoTransport(requests.adapters.BaseAdapter):
+    """Answers GETs for a demo base URL from the demo organisation, in the provider's own shapes."""
+
+    def __init__(self, provider: str, landing_dir: Path):
+        super().__init__()
+        self.provider = provider
+        self.landing_dir = landing_dir
+
+    def send(self, request, **kwargs):  # noqa: ARG002 - the adapter interface
+        from dagster_project.defs.demo.provider import demo_response
+
+        url = urllib.parse.urlsplit(request.url)
+        query = urllib.parse.parse_qs(url.query, keep_blank_values=True)
+        status, body = demo_response(self.provider, url.path, query, self.landing_dir)
+        response = requests.Response()
+        response.status_code = status
+        response._content = json.dumps(body, default=_json_number).encode()
+        response.headers["Content-Type"] = "application/json"
+        response.encoding = "utf-8"
+        response.url = request.url
+        response.request = request
+        return response
+
+    def close(self):
+        pass
+
+
+def _json_number(value):
+    if isinstance(value, decimal.Decimal):
+        return float(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+class ProviderAdminApi(dg.ConfigurableResource):
+    """An organisation admin API. Subclasses fix the provider, its variables and its auth header."""
+
+    provider: str
+    key_env_var: str
+    base_url_env_var: str
+    default_base_url: str
+    max_attempts: int = 6
+    max_total_seconds: float = 300.0
+    timeout_seconds: float = 60.0
+
+    def is_live(self) -> bool:
+        """Live when the admin key's environment variable is set and not empty."""
+        return bool(os.environ.get(self.key_env_var))
+
+    def mode(self) -> str:
+        return "live" if self.is_live() else "demo"
+
+    def auth_headers(self, key: str) -> dict[str, str]:
+        raise NotImplementedError
+
+    def client(self, landing_dir: Path | None = None) -> PagedApi:
+        policy = RetryPolicy(
+            max_attempts=self.max_attempts,
+            max_total_seconds=self.max_total_seconds,
+            timeout_seconds=self.timeout_seconds,
+        )
+        session = requests.Session()
+        key = os.environ.get(self.key_env_var)
+        if key:
+            base_url = os.environ.get(self.base_url_env_var) or self.default_base_url
+            headers = {"User-Agent": "tokenspend/0.1", **self.auth_headers(key)}
+        else:
+            base_url = f"http://demo-{self.provider}.tokenspend.invalid/v1"
+            session.mount(base_url, DemoTransport(self.provider, landing_dir or settings.landing_dir()))
+            headers = {"User-Agent": "tokenspend/0.1"}
+        return PagedApi(session, base_url, headers, self.key_env_var, policy)
+
+
+class OpenAIAdminApi(ProviderAdminApi):
+    """OpenAI organisation usage and costs (`Authorization: Bearer $OPENAI_ADMIN_KEY`)."""
+
+    provider: str = "openai"
+    key_env_var: str = "OPENAI_ADMIN_KEY"
+    base_url_env_var: str = "OPENAI_BASE_URL"
+    default_base_url: str = "https://api.openai.com/v1"
+
+    def auth_headers(self, key: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {key}"}
+
+
+class AnthropicAdminApi(ProviderAdminApi):
+    """Anthropic Admin API usage and cost reports (`x-api-key: $ANTHROPIC_ADMIN_KEY`)."""
+
+    provider: str = "anthropic"
+    key_env_var: str = "ANTHROPIC_ADMIN_KEY"
+    base_url_env_var: str = "ANTHROPIC_BASE_URL"
+    default_base_url: str = "https://api.anthropic.com/v1"
+
+    def auth_headers(self, key: str) -> dict[str, str]:
+        return {"x-api-key": key, "anthropic-version": "2023-06-01"}

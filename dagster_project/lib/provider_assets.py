@@ -1,0 +1,63 @@
+"""The Dagster asset every provider endpoint gets: daily partitions, single-run backfills, one loader.
+
+A run covers its partitions' time window plus a trailing re-fetch (`TOKENSPEND_REFETCH_DAYS`, default
+3), because providers revise recent buckets; the loader replaces the whole fetched window, so the
+overlap is rewritten, not duplicated.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import dagster as dg
+
+from dagster_project import settings
+from dagster_project.lib.provider_ingest import Endpoint, land_window
+from dagster_project.lib.warehouse import connect
+
+DAILY = dg.DailyPartitionsDefinition(start_date=settings.partitions_start_date(), timezone="UTC")
+DEMO_ORG_KEY = dg.AssetKey(["demo", "demo_organisation"])
+
+
+def fetch_window(partition_start: dt.datetime, partition_end: dt.datetime, refetch_days: int) -> tuple[dt.date, dt.date]:
+    """The dates a run fetches: its partitions, plus `refetch_days` before them."""
+    return partition_start.date() - dt.timedelta(days=refetch_days), partition_end.date()
+
+
+def provider_endpoint_asset(endpoint: Endpoint, resource_key: str, description: str) -> dg.AssetsDefinition:
+    """Build the ingest asset `raw/<table>` for one provider endpoint."""
+
+    @dg.asset(
+        key=["raw", endpoint.table],
+        group_name=f"ingest_{endpoint.provider}",
+        partitions_def=DAILY,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        deps=[DEMO_ORG_KEY],
+        required_resource_keys={resource_key},
+        kinds={endpoint.provider, "duckdb"},
+        description=description,
+        metadata={"endpoint": f"GET {endpoint.path}", "raw_table": f"raw.{endpoint.table}"},
+    )
+    def _ingest(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+        api = getattr(context.resources, resource_key)
+        window = context.partition_time_window
+        start, end = fetch_window(window.start, window.end, settings.refetch_days())
+        with connect(settings.duckdb_path()) as con:
+            result = land_window(api.client(settings.landing_dir()), endpoint, start, end, settings.landing_dir(), con)
+        context.log.info(
+            f"{endpoint.provider} {endpoint.path} ({api.mode()}): {start}..{end} landed "
+            f"{result.pages} page(s) from {result.requests} request(s), {result.rows} row(s)"
+        )
+        return dg.MaterializeResult(
+            metadata={
+                "mode": api.mode(),
+                "window_start": str(start),
+                "window_end": str(end),
+                "pages": result.pages,
+                "http_requests": result.pages,
+                "rows": result.rows,
+                "landed_folder": str(result.folder),
+            }
+        )
+
+    return _ingest

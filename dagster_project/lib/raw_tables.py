@@ -1,0 +1,182 @@
+"""The raw-table contract: what every ingest asset lands in DuckDB schema `raw`.
+
+Raw tables keep the source's own fields and units (OpenAI dollars as sent, Anthropic cents as sent,
+inclusive or disjoint token classes as sent); converting them is staging's job, in dbt. Every row
+carries where it came from (`_source_file`, and `_page` or `_source_line`) and when it was loaded,
+so any figure in a mart can be traced back to a landed response or file line.
+
+Money arrives as JSON text and is kept as VARCHAR here, so no float ever touches it; staging casts
+it to DECIMAL.
+"""
+
+from __future__ import annotations
+
+_LINEAGE = """
+    _source_file VARCHAR NOT NULL,
+    _page INTEGER,
+    _loaded_at TIMESTAMP NOT NULL
+"""
+
+RAW_TABLES: dict[str, str] = {
+    # OpenAI GET /v1/organization/usage/completions, grouped by project_id, api_key_id, model,
+    # batch and service_tier; one row per bucket result. input_tokens INCLUDES cached and
+    # cache-write tokens.
+    "openai_usage_completions": f"""
+        bucket_start TIMESTAMP NOT NULL,
+        bucket_end TIMESTAMP NOT NULL,
+        project_id VARCHAR,
+        user_id VARCHAR,
+        api_key_id VARCHAR,
+        model VARCHAR,
+        batch BOOLEAN,
+        service_tier VARCHAR,
+        input_tokens BIGINT,
+        output_tokens BIGINT,
+        input_cached_tokens BIGINT,
+        input_uncached_tokens BIGINT,
+        input_cache_write_tokens BIGINT,
+        num_model_requests BIGINT,
+        {_LINEAGE}""",
+    # OpenAI GET /v1/organization/usage/embeddings (same grouping minus batch and service tier).
+    "openai_usage_embeddings": f"""
+        bucket_start TIMESTAMP NOT NULL,
+        bucket_end TIMESTAMP NOT NULL,
+        project_id VARCHAR,
+        user_id VARCHAR,
+        api_key_id VARCHAR,
+        model VARCHAR,
+        input_tokens BIGINT,
+        num_model_requests BIGINT,
+        {_LINEAGE}""",
+    # OpenAI GET /v1/organization/costs, grouped by project_id and line_item.
+    # amount_value is the JSON number's text, in DOLLARS.
+    "openai_costs": f"""
+        bucket_start TIMESTAMP NOT NULL,
+        bucket_end TIMESTAMP NOT NULL,
+        project_id VARCHAR,
+        api_key_id VARCHAR,
+        line_item VARCHAR,
+        amount_value VARCHAR,
+        amount_currency VARCHAR,
+        quantity DOUBLE,
+        {_LINEAGE}""",
+    # Anthropic GET /v1/organizations/usage_report/messages, grouped by api_key_id, workspace_id,
+    # model, service_tier and context_window. Token classes are DISJOINT.
+    # workspace_id NULL = default workspace; api_key_id NULL = Console/Workbench usage.
+    "anthropic_usage_messages": f"""
+        bucket_start TIMESTAMP NOT NULL,
+        bucket_end TIMESTAMP NOT NULL,
+        api_key_id VARCHAR,
+        workspace_id VARCHAR,
+        account_id VARCHAR,
+        service_account_id VARCHAR,
+        model VARCHAR,
+        service_tier VARCHAR,
+        context_window VARCHAR,
+        inference_geo VARCHAR,
+        uncached_input_tokens BIGINT,
+        cache_read_input_tokens BIGINT,
+        cache_creation_5m_input_tokens BIGINT,
+        cache_creation_1h_input_tokens BIGINT,
+        output_tokens BIGINT,
+        web_search_requests BIGINT,
+        {_LINEAGE}""",
+    # Anthropic GET /v1/organizations/cost_report, grouped by workspace_id and description.
+    # amount is the decimal STRING in CENTS as sent ("123.45" = $1.2345).
+    "anthropic_cost_report": f"""
+        bucket_start TIMESTAMP NOT NULL,
+        bucket_end TIMESTAMP NOT NULL,
+        workspace_id VARCHAR,
+        description VARCHAR,
+        cost_type VARCHAR,
+        token_type VARCHAR,
+        model VARCHAR,
+        service_tier VARCHAR,
+        context_window VARCHAR,
+        inference_geo VARCHAR,
+        amount VARCHAR,
+        currency VARCHAR,
+        {_LINEAGE}""",
+    # Anthropic GET /v1/organizations/usage_report/claude_code: one row per day x actor x model.
+    # estimated_cost_amount is in CENTS; cache_creation is not split into 5m/1h.
+    "anthropic_claude_code_usage": f"""
+        usage_date DATE NOT NULL,
+        actor_type VARCHAR,
+        actor_email VARCHAR,
+        actor_api_key_name VARCHAR,
+        customer_type VARCHAR,
+        subscription_type VARCHAR,
+        terminal_type VARCHAR,
+        num_sessions BIGINT,
+        lines_added BIGINT,
+        lines_removed BIGINT,
+        commits BIGINT,
+        pull_requests BIGINT,
+        model VARCHAR,
+        input_tokens BIGINT,
+        output_tokens BIGINT,
+        cache_read_tokens BIGINT,
+        cache_creation_tokens BIGINT,
+        estimated_cost_amount VARCHAR,
+        estimated_cost_currency VARCHAR,
+        {_LINEAGE}""",
+    # Request-level events in the documented event-log format (JSONL, CSV or Parquet).
+    # The four token classes are DISJOINT. request_id is the dedupe key (staging keeps one row).
+    "request_events": """
+        request_id VARCHAR NOT NULL,
+        occurred_at TIMESTAMP NOT NULL,
+        provider VARCHAR NOT NULL,
+        model VARCHAR NOT NULL,
+        api_key_id VARCHAR,
+        project_id VARCHAR,
+        uncached_input_tokens BIGINT NOT NULL,
+        cache_read_input_tokens BIGINT NOT NULL,
+        cache_write_input_tokens BIGINT NOT NULL,
+        output_tokens BIGINT NOT NULL,
+        batch BOOLEAN NOT NULL,
+        service_tier VARCHAR,
+        feature VARCHAR,
+        workflow VARCHAR,
+        task_id VARCHAR,
+        team VARCHAR,
+        employee_id VARCHAR,
+        customer_id VARCHAR,
+        source_system VARCHAR NOT NULL,
+        _source_file VARCHAR NOT NULL,
+        _source_line BIGINT,
+        _loaded_at TIMESTAMP NOT NULL""",
+    # Workflow outcome events: a task completed (success) or failed.
+    "outcome_events": """
+        task_id VARCHAR NOT NULL,
+        parent_task_id VARCHAR,
+        workflow VARCHAR,
+        completed_at TIMESTAMP NOT NULL,
+        outcome VARCHAR NOT NULL,
+        _source_file VARCHAR NOT NULL,
+        _source_line BIGINT,
+        _loaded_at TIMESTAMP NOT NULL""",
+    # Rows refused by a file loader, kept whole with their reason; nothing is lost.
+    "rejected_rows": """
+        source VARCHAR NOT NULL,
+        _source_file VARCHAR NOT NULL,
+        _source_line BIGINT,
+        reason VARCHAR NOT NULL,
+        raw_record VARCHAR,
+        _loaded_at TIMESTAMP NOT NULL""",
+    # One row per landed file, so a file is read once (incremental loading).
+    "landed_files": """
+        source VARCHAR NOT NULL,
+        path VARCHAR NOT NULL,
+        size_bytes BIGINT NOT NULL,
+        modified_at TIMESTAMP NOT NULL,
+        rows_loaded BIGINT NOT NULL,
+        rows_rejected BIGINT NOT NULL,
+        _loaded_at TIMESTAMP NOT NULL""",
+}
+
+
+def create_raw_tables(con) -> None:
+    """Create schema `raw` and every contract table that does not exist yet."""
+    con.execute("create schema if not exists raw")
+    for name, columns in RAW_TABLES.items():
+        con.execute(f"create table if not exists raw.{name} ({columns})")

@@ -1,0 +1,78 @@
+"""The DuckDB warehouse: one connection helper and the one way every loader writes.
+
+Every ingest asset lands through `replace_rows`: in one transaction it deletes the slice of a raw table
+that the load covers (a partition's time window, or the rows of the files being loaded) and inserts
+the new rows. A re-run therefore never duplicates, and a load that fails before the commit leaves the
+earlier data exactly as it was.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from dagster_project.lib.raw_tables import create_raw_tables
+
+
+@contextlib.contextmanager
+def connect(path: Path | str, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Open the warehouse in UTC, with the raw schema in place (unless read-only)."""
+    path = Path(path)
+    if not read_only:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(str(path), read_only=read_only)
+    try:
+        con.execute("set TimeZone = 'UTC'")
+        if not read_only:
+            create_raw_tables(con)
+        yield con
+    finally:
+        con.close()
+
+
+@dataclass(frozen=True)
+class Slice:
+    """A slice of `raw.<table>` to replace: rows matching `delete_where` go, rows of `select_sql` come."""
+
+    table: str
+    delete_where: str
+    delete_params: list
+    select_sql: str
+    select_params: list | None = None
+
+
+def replace_slices(con: duckdb.DuckDBPyConnection, slices: list[Slice]) -> list[int]:
+    """Replace several slices in ONE transaction; returns the rows inserted per slice.
+
+    On any error the transaction is rolled back and the error re-raised, so every table is left as
+    it was before the call.
+    """
+    inserted = []
+    con.execute("begin transaction")
+    try:
+        for s in slices:
+            con.execute(f"delete from raw.{s.table} where {s.delete_where}", s.delete_params)
+            before = con.execute(f"select count(*) from raw.{s.table}").fetchone()[0]
+            con.execute(f"insert into raw.{s.table} by name {s.select_sql}", s.select_params or [])
+            inserted.append(con.execute(f"select count(*) from raw.{s.table}").fetchone()[0] - before)
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+    return inserted
+
+
+def replace_rows(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    delete_where: str,
+    delete_params: list,
+    select_sql: str,
+    select_params: list | None = None,
+) -> int:
+    """Replace one slice of `raw.<table>` atomically (see `replace_slices`); returns rows inserted."""
+    return replace_slices(con, [Slice(table, delete_where, delete_params, select_sql, select_params)])[0]

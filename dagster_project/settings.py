@@ -1,0 +1,59 @@
+"""Every setting tokenspend reads, in one place, all from the environment.
+
+Paths default to folders under the repository so that `make run` works on a fresh clone; the DuckDB
+path is the one setting shared by Dagster and dbt (`dbt_models/profiles.yml` reads the same variable).
+Secrets (the admin keys) are not read here: each provider resource reads its own key through
+`dagster.EnvVar`, so a key never passes through a settings object that could be logged.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DBT_PROJECT_DIR = REPO_ROOT / "dbt_models"
+SEEDS_DIR = REPO_ROOT / "seeds"
+EXPECTATIONS_DIR = REPO_ROOT / "expectations"
+
+
+def _path(name: str, default: Path) -> Path:
+    value = os.environ.get(name)
+    return Path(value).expanduser().resolve() if value else default
+
+
+def duckdb_path() -> Path:
+    """The warehouse file (`TOKENSPEND_DUCKDB_PATH`, default `warehouse/tokenspend.duckdb`)."""
+    return _path("TOKENSPEND_DUCKDB_PATH", REPO_ROOT / "warehouse" / "tokenspend.duckdb")
+
+
+def landing_dir() -> Path:
+    """Where raw responses and event files land (`TOKENSPEND_LANDING_DIR`, default `warehouse/landing`)."""
+    return _path("TOKENSPEND_LANDING_DIR", REPO_ROOT / "warehouse" / "landing")
+
+
+def demo_scale() -> float:
+    """Multiplies the demo organisation's request volume (`TOKENSPEND_DEMO_SCALE`, default 1)."""
+    value = float(os.environ.get("TOKENSPEND_DEMO_SCALE", "1"))
+    if value <= 0:
+        raise ValueError(f"TOKENSPEND_DEMO_SCALE must be positive, got {value}")
+    return value
+
+
+def partitions_start_date() -> str:
+    """First daily partition of the provider ingest assets (`TOKENSPEND_START_DATE`)."""
+    value = os.environ.get("TOKENSPEND_START_DATE", "2026-01-01")
+    dt.date.fromisoformat(value)
+    return value
+
+
+def refetch_days() -> int:
+    """Trailing days every scheduled provider load re-fetches, since providers revise recent buckets."""
+    return int(os.environ.get("TOKENSPEND_REFETCH_DAYS", "3"))
+
+
+def export_dbt_env() -> None:
+    """Make dbt, run as a subprocess, see the same warehouse file as Dagster."""
+    os.environ["TOKENSPEND_DUCKDB_PATH"] = str(duckdb_path())
+    duckdb_path().parent.mkdir(parents=True, exist_ok=True)
