@@ -19,6 +19,11 @@ def _text(field: str) -> str:
     return f"nullif(trim(rec->>'$.{field}'), '')"
 
 
+def _whole_number(expr: str) -> str:
+    """The value as BIGINT when it is written as a whole number ("12", not "1.5" or "12abc"), else NULL."""
+    return f"case when regexp_full_match({expr}, '-?[0-9]+') then try_cast({expr} as bigint) end"
+
+
 def _token_checks() -> str:
     checks = []
     for f in TOKEN_FIELDS:
@@ -37,7 +42,7 @@ EVENT_LOG_PARSE_SQL = f"""
             {_text('model')} as model,
             {_text('api_key_id')} as api_key_id,
             {_text('project_id')} as project_id,
-            {", ".join(f"{_text(f)} as {f}_text, try_cast({_text(f)} as bigint) as {f}" for f in TOKEN_FIELDS)},
+            {", ".join(f"{_text(f)} as {f}_text, {_whole_number(_text(f))} as {f}" for f in TOKEN_FIELDS)},
             {_text('batch')} as batch_text,
             try_cast({_text('batch')} as boolean) as batch_value,
             {_text('service_tier')} as service_tier,
