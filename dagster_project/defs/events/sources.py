@@ -15,8 +15,29 @@ TOKEN_FIELDS = ("uncached_input_tokens", "cache_read_input_tokens", "cache_write
 TAG_FIELDS = ("feature", "workflow", "task_id", "team", "employee_id", "customer_id")
 
 
-def _text(field: str) -> str:
-    return f"nullif(trim(rec->>'$.{field}'), '')"
+EVENT_FIELDS = ("request_id", "occurred_at", "provider", "model", "api_key_id", "project_id", *TOKEN_FIELDS,
+                "batch", "service_tier", *TAG_FIELDS)
+OUTCOME_FIELDS = ("task_id", "parent_task_id", "workflow", "completed_at", "outcome")
+
+
+def _extract(fields: tuple[str, ...]) -> str:
+    """Read every field of the record in ONE JSON parse (a multi-path extract), as a list `v`."""
+    paths = ", ".join(f"'$.{f}'" for f in fields)
+    return f"""
+    , extracted as (
+        select *, case when rec is not null and json_type(rec) = 'OBJECT'
+                       then json_extract_string(rec, [{paths}]) end as v
+        from records
+    )"""
+
+
+def _field_text(fields: tuple[str, ...]):
+    def _text(field: str) -> str:
+        return f"nullif(trim(v[{fields.index(field) + 1}]), '')"
+    return _text
+
+
+_text = _field_text(EVENT_FIELDS)
 
 
 def _whole_number(expr: str) -> str:
@@ -32,7 +53,7 @@ def _token_checks() -> str:
     return "\n                ".join(checks)
 
 
-EVENT_LOG_PARSE_SQL = f"""
+EVENT_LOG_PARSE_SQL = _extract(EVENT_FIELDS) + f"""
     , fields as (
         select _source_file, _source_line, raw_record, rec,
             {_text('request_id')} as request_id,
@@ -47,7 +68,7 @@ EVENT_LOG_PARSE_SQL = f"""
             try_cast({_text('batch')} as boolean) as batch_value,
             {_text('service_tier')} as service_tier,
             {", ".join(f"{_text(f)} as {f}" for f in TAG_FIELDS)}
-        from records
+        from extracted
     )
     select
         request_id,
@@ -74,7 +95,8 @@ EVENT_LOG_PARSE_SQL = f"""
         end as _reject_reason
     from fields"""
 
-OUTCOME_PARSE_SQL = f"""
+_text = _field_text(OUTCOME_FIELDS)
+OUTCOME_PARSE_SQL = _extract(OUTCOME_FIELDS) + f"""
     , fields as (
         select _source_file, _source_line, raw_record, rec,
             {_text('task_id')} as task_id,
@@ -83,7 +105,7 @@ OUTCOME_PARSE_SQL = f"""
             {_text('completed_at')} as completed_at_text,
             try_cast({_text('completed_at')} as timestamptz) as completed_at_tz,
             lower({_text('outcome')}) as outcome
-        from records
+        from extracted
     )
     select
         task_id, parent_task_id, workflow,
