@@ -73,7 +73,11 @@ def materialize_all(start: dt.date | None = None, end: dt.date | None = None, in
             continue
         print(f"==> {label}: {len(selection)} asset(s)", flush=True)
         result = job.execute_in_process(
-            instance=instance, asset_selection=sorted(selection, key=str), tags=tags, raise_on_error=True
+            instance=instance,
+            asset_selection=sorted(selection, key=str),
+            tags=tags,
+            run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
+            raise_on_error=True,
         )
         statuses.append(result.dagster_run.status)
     return statuses

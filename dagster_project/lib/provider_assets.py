@@ -5,7 +5,6 @@ A run covers its partitions' time window plus a trailing re-fetch (`TOKENSPEND_R
 overlap is rewritten, not duplicated.
 """
 
-from __future__ import annotations
 
 import datetime as dt
 

@@ -44,7 +44,7 @@ def measure_untagged(con) -> dict:
     return {"total": total, "untagged": untagged, "share": share, "offenders": offenders}
 
 
-@dg.asset_check(asset=dg.AssetKey(["fct_token_spend"]), name="untagged_spend_share", blocking=False)
+@dg.asset_check(asset=dg.AssetKey(["marts", "fct_token_spend"]), name="untagged_spend_share", blocking=False)
 def untagged_spend_share() -> dg.AssetCheckResult:
     """Warns when the untagged share of billed spend is above the threshold; lists the top offenders."""
     with connect(settings.duckdb_path(), read_only=True) as con:

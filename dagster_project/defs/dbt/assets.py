@@ -4,7 +4,6 @@ dbt sources named `raw.<table>` map onto the ingest assets' keys `raw/<table>`, 
 from each provider endpoint and file source through staging and intermediate models to the marts.
 """
 
-from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any

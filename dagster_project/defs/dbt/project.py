@@ -6,6 +6,7 @@ project or the seeds, so `make run`, `make dev` and the tests always load the cu
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from dagster_dbt import DbtCliResource, DbtProject
@@ -27,12 +28,18 @@ def ensure_manifest(project: DbtProject) -> Path:
     manifest = project.manifest_path
     sources = [settings.DBT_PROJECT_DIR, settings.SEEDS_DIR]
     if not manifest.exists() or manifest.stat().st_mtime < _newest_mtime(sources):
-        DbtCliResource(project_dir=project).cli(["--quiet", "parse"], target_path=project.target_path).wait()
+        DbtCliResource(project_dir=project, dbt_executable=dbt_executable()).cli(["--quiet", "parse"], target_path=project.target_path).wait()
     return manifest
 
 
 dbt_project = DbtProject(project_dir=settings.DBT_PROJECT_DIR, profiles_dir=settings.DBT_PROJECT_DIR)
 
 
+def dbt_executable() -> str:
+    """The dbt installed beside this Python (the project's virtualenv), whether or not it is on PATH."""
+    beside = Path(sys.executable).parent / "dbt"
+    return str(beside) if beside.exists() else "dbt"
+
+
 def dbt_resource() -> DbtCliResource:
-    return DbtCliResource(project_dir=dbt_project, profiles_dir=str(settings.DBT_PROJECT_DIR))
+    return DbtCliResource(project_dir=dbt_project, profiles_dir=str(settings.DBT_PROJECT_DIR), dbt_executable=dbt_executable())
