@@ -1,0 +1,41 @@
+{#
+    surrogate_key(columns): a null-safe hash of several columns. A null is spelled as a sentinel that
+    cannot be a real value, and columns are separated, so (null, 'a') and ('a', null) differ.
+#}
+{% macro surrogate_key(columns) -%}
+    {%- set parts = [] -%}
+    {%- for column in columns -%}
+        {%- do parts.append("coalesce(cast(" ~ column ~ " as " ~ dbt.type_string() ~ "), '~null~')") -%}
+        {%- if not loop.last -%}{%- do parts.append("'|'") -%}{%- endif -%}
+    {%- endfor -%}
+    {{ dbt.hash(dbt.concat(parts)) }}
+{%- endmacro %}
+
+
+{#
+    null_safe_equal(a, b): true when both are equal or both are null. Used to join on optional
+    dimensions (api_key_id is null for Anthropic Console usage; model is null for non-token costs).
+#}
+{% macro null_safe_equal(left, right) -%}
+    {{ return(adapter.dispatch('null_safe_equal', 'tokenspend')(left, right)) }}
+{%- endmacro %}
+
+{% macro default__null_safe_equal(left, right) -%}
+    ({{ left }} is not distinct from {{ right }})
+{%- endmacro %}
+
+{% macro spark__null_safe_equal(left, right) -%}
+    ({{ left }} <=> {{ right }})
+{%- endmacro %}
+
+{% macro databricks__null_safe_equal(left, right) -%}
+    ({{ left }} <=> {{ right }})
+{%- endmacro %}
+
+
+{# null_safe_join(left, right, columns): `left.c <=> right.c and ...` for every column. #}
+{% macro null_safe_join(left, right, columns) -%}
+    {%- for column in columns -%}
+        {{ null_safe_equal(left ~ '.' ~ column, right ~ '.' ~ column) }}{% if not loop.last %} and {% endif %}
+    {%- endfor -%}
+{%- endmacro %}

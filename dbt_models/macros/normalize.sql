@@ -1,0 +1,27 @@
+{# normalize_tag(column): trimmed, lower-cased, empty string -> null. Used for every attribution tag
+   and seed key (feature, workflow, team, employee_id, task_id, outcome) so they join reliably. #}
+{% macro normalize_tag(column) -%}
+    nullif(lower(trim({{ column }})), '')
+{%- endmacro %}
+
+
+{#
+    normalize_service_tier(column): the PRICING tier. null, '', 'default' (OpenAI), 'standard' and
+    'batch' (Anthropic reports batch as a tier) all become 'standard'; batch is carried separately
+    as is_batch. Other tiers (priority, flex, scale, ...) are kept, lower-cased.
+#}
+{% macro normalize_service_tier(column) -%}
+    case
+        when nullif(lower(trim({{ column }})), '') is null then 'standard'
+        when lower(trim({{ column }})) in ('default', 'standard', 'batch') then 'standard'
+        else lower(trim({{ column }}))
+    end
+{%- endmacro %}
+
+
+{# effective_on(date_expr, alias): the effective-dated row is in force on that date
+   (valid_from inclusive, valid_to exclusive, empty valid_to = open-ended). #}
+{% macro effective_on(date_expr, alias) -%}
+    ({{ alias }}.valid_from is null or {{ alias }}.valid_from <= {{ date_expr }})
+    and {{ date_expr }} < coalesce({{ alias }}.valid_to, {{ far_future_date() }})
+{%- endmacro %}

@@ -1,0 +1,136 @@
+-- One row per usage_date x provider x model x service_tier x context_window x is_batch that appears
+-- in provider usage or request events: the list price of each token class IN FORCE ON THAT DATE
+-- (valid_from <= date < valid_to), in USD per million tokens, batch multiplier already applied.
+--
+-- Price choice per token class: the model's priced_model (int_models_resolved); a row of the exact
+-- service tier, else the 'standard' row; a row of the exact context window, else the 'all' row; if
+-- several remain, the latest valid_from. A class with no row in force has a null price.
+{%- set key = ['usage_date', 'provider', 'model', 'service_tier', 'context_window', 'is_batch'] %}
+with
+
+usage_keys as (
+
+    select distinct usage_date, provider, model, service_tier, context_window, is_batch
+    from {{ ref('int_provider_usage_unioned') }}
+
+),
+
+event_keys as (
+
+    select distinct
+        usage_date, provider, model, service_tier,
+        cast(null as {{ dbt.type_string() }}) as context_window,
+        is_batch
+    from {{ ref('stg_events__requests') }}
+
+),
+
+pricing_keys as (
+
+    -- union all + distinct: BigQuery has no bare UNION
+    select distinct * from (
+        select * from usage_keys
+        union all
+        select * from event_keys
+    ) as unioned
+
+),
+
+models as (
+
+    select * from {{ ref('int_models_resolved') }}
+
+),
+
+price_book as (
+
+    select
+        lower(trim(provider)) as provider,
+        lower(trim(model)) as priced_model,
+        lower(trim(token_class)) as token_class,
+        usd_per_million_tokens,
+        {{ normalize_service_tier('service_tier') }} as service_tier,
+        coalesce(nullif(lower(trim(context_window)), ''), 'all') as context_window,
+        coalesce(batch_multiplier, 1) as batch_multiplier,
+        valid_from,
+        valid_to
+    from {{ ref('price_book') }}
+
+),
+
+keyed as (
+
+    select
+        pricing_keys.*,
+        models.priced_model,
+        models.model_key
+
+    from pricing_keys
+    left join models
+        on pricing_keys.provider = models.provider
+        and pricing_keys.model = models.model
+
+),
+
+candidates as (
+
+    select
+        keyed.*,
+        price_book.token_class,
+        price_book.usd_per_million_tokens,
+        price_book.batch_multiplier,
+        row_number() over (
+            partition by
+                keyed.usage_date, keyed.provider, keyed.model, keyed.service_tier, keyed.context_window,
+                keyed.is_batch, price_book.token_class
+            order by
+                case when price_book.service_tier = keyed.service_tier then 0 else 1 end,
+                case when price_book.context_window = lower(keyed.context_window) then 0 else 1 end,
+                price_book.valid_from desc
+        ) as price_rank
+
+    from keyed
+    left join price_book
+        on keyed.provider = price_book.provider
+        and keyed.priced_model = price_book.priced_model
+        and {{ effective_on('keyed.usage_date', 'price_book') }}
+        and price_book.service_tier in (keyed.service_tier, 'standard')
+        and price_book.context_window in (lower(keyed.context_window), 'all')
+
+),
+
+chosen as (
+
+    select
+        *,
+        cast(
+            usd_per_million_tokens * case when is_batch then batch_multiplier else 1 end
+        as {{ money_type() }}) as effective_usd_per_million
+
+    from candidates
+    where price_rank = 1
+
+),
+
+final as (
+
+    select
+        usage_date,
+        provider,
+        model,
+        service_tier,
+        context_window,
+        is_batch,
+        priced_model,
+        model_key,
+        {% for c in token_classes() -%}
+        max(case when token_class = '{{ c }}' then effective_usd_per_million end) as {{ c }}_usd_per_million,
+        {% endfor -%}
+        max(case when token_class is not null then 1 else 0 end) = 1 as has_price_in_force
+
+    from chosen
+    group by {{ key | join(', ') }}, priced_model, model_key
+
+)
+
+select * from final

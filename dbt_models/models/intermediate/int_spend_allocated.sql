@@ -1,0 +1,249 @@
+-- One row per spend unit (int_spend_units) plus one row per billed (usage_date x provider x project_id x
+-- api_key_id x model x is_batch) that no unit explains (record_type unmatched_billed): the fact grain,
+-- with each row's share of the provider's billed cost.
+--
+-- A cell is usage_date x provider x project_id x model_key. Its billed cost is split over its units by
+-- weight = estimated list cost when every unit of the cell is priced, else total tokens, else equally.
+-- Each share is rounded to 9 decimals and the cell's rounding remainder goes to its largest unit
+-- (ties: spend_unit_id), so every cell - hence every day x provider - sums EXACTLY to billed cost.
+-- Units in a cell with no billed cost get 0. Billed cells with no unit are kept whole, attributed by
+-- API key owner (when the cost line has a key), then project owner, else untagged.
+{%- set cell = ['usage_date', 'provider', 'project_id', 'model_key'] %}
+{%- set dims = ['usage_date', 'provider', 'project_id', 'api_key_id', 'model', 'model_key', 'is_batch',
+                'feature', 'workflow', 'team', 'employee_id', 'attribution_method', 'record_type'] %}
+with
+
+units as (
+
+    select * from {{ ref('int_spend_units') }}
+
+),
+
+billed_costs as (
+
+    select * from {{ ref('int_billed_costs_unioned') }}
+
+),
+
+models as (
+
+    select * from {{ ref('int_models_resolved') }}
+
+),
+
+owners as (
+
+    select * from {{ ref('int_owners_resolved') }}
+
+),
+
+billed_keyed as (
+
+    select
+        billed_costs.*,
+        models.priced_model,
+        coalesce(models.model_key, billed_costs.model) as model_key
+
+    from billed_costs
+    left join models
+        on billed_costs.provider = models.provider
+        and billed_costs.model = models.model
+
+),
+
+billed_cells as (
+
+    select
+        {{ cell | join(', ') }},
+        sum(cost_usd) as billed_cost_usd
+
+    from billed_keyed
+    group by {{ cell | join(', ') }}
+
+),
+
+unit_cells as (
+
+    select
+        {{ cell | join(', ') }},
+        count(*) as unit_count,
+        sum(case when is_unpriced then 1 else 0 end) as unpriced_unit_count,
+        sum(estimated_cost_usd) as cell_estimated_cost_usd,
+        {{ sum_count('total_tokens') }} as cell_total_tokens
+
+    from units
+    group by {{ cell | join(', ') }}
+
+),
+
+cell_basis as (
+
+    select
+        unit_cells.*,
+        billed_cells.billed_cost_usd,
+        case
+            when billed_cells.billed_cost_usd is null then 'no_billed_cost'
+            when unit_cells.unpriced_unit_count = 0 and unit_cells.cell_estimated_cost_usd > 0 then 'estimated_cost'
+            when unit_cells.cell_total_tokens > 0 then 'total_tokens'
+            else 'equal_split'
+        end as allocation_basis
+
+    from unit_cells
+    left join billed_cells
+        on {{ null_safe_join('unit_cells', 'billed_cells', cell) }}
+
+),
+
+weighted as (
+
+    select
+        units.*,
+        cell_basis.billed_cost_usd,
+        cell_basis.allocation_basis,
+        cast(
+            case cell_basis.allocation_basis
+                when 'estimated_cost' then units.estimated_cost_usd
+                when 'total_tokens' then units.total_tokens
+                else 1
+            end
+        as {{ money_type() }}) as allocation_weight
+
+    from units
+    inner join cell_basis  -- every unit has its cell: cell_basis is grouped from units
+        on {{ null_safe_join('units', 'cell_basis', cell) }}
+
+),
+
+ranked as (
+
+    select
+        *,
+        sum(allocation_weight) over (partition by {{ cell | join(', ') }}) as cell_weight,
+        row_number() over (
+            partition by {{ cell | join(', ') }}
+            order by allocation_weight desc, spend_unit_id
+        ) as weight_rank
+
+    from weighted
+
+),
+
+shared as (
+
+    select
+        *,
+        case
+            when billed_cost_usd is null then cast(0 as {{ money_type() }})
+            else {{ divide_money('billed_cost_usd * allocation_weight', 'cell_weight') }}
+        end as rounded_share_usd
+
+    from ranked
+
+),
+
+allocated_units as (
+
+    select
+        spend_unit_id,
+        {{ dims | join(', ') }},
+        request_count,
+        {% for c in token_classes() -%}
+        {{ c }}_tokens,
+        {% endfor -%}
+        total_tokens,
+        estimated_cost_usd,
+        is_unpriced,
+        cast(
+            rounded_share_usd
+            + case
+                when weight_rank = 1 and billed_cost_usd is not null
+                    then billed_cost_usd - sum(rounded_share_usd) over (partition by {{ cell | join(', ') }})
+                else 0
+            end
+        as {{ money_type() }}) as cost_usd,
+        allocation_basis
+
+    from shared
+
+),
+
+unmatched_billed as (
+
+    select
+        billed_keyed.usage_date,
+        billed_keyed.provider,
+        billed_keyed.project_id,
+        billed_keyed.api_key_id,
+        billed_keyed.model,
+        billed_keyed.model_key,
+        billed_keyed.is_batch,
+        max(case when billed_keyed.priced_model is null then 1 else 0 end) = 1 as is_unpriced,
+        sum(billed_keyed.cost_usd) as cost_usd
+
+    from billed_keyed
+    left join unit_cells
+        on {{ null_safe_join('billed_keyed', 'unit_cells', cell) }}
+    where unit_cells.unit_count is null
+    group by
+        billed_keyed.usage_date, billed_keyed.provider, billed_keyed.project_id, billed_keyed.api_key_id,
+        billed_keyed.model, billed_keyed.model_key, billed_keyed.is_batch
+
+),
+
+unmatched_attributed as (
+
+    select
+        unmatched_billed.usage_date,
+        unmatched_billed.provider,
+        unmatched_billed.project_id,
+        unmatched_billed.api_key_id,
+        unmatched_billed.model,
+        unmatched_billed.model_key,
+        unmatched_billed.is_batch,
+        owners.owner_feature as feature,
+        owners.owner_workflow as workflow,
+        owners.owner_team as team,
+        owners.owner_employee_id as employee_id,
+        coalesce(owners.owner_attribution_method, 'untagged') as attribution_method,
+        'unmatched_billed' as record_type,
+        unmatched_billed.is_unpriced,
+        unmatched_billed.cost_usd
+
+    from unmatched_billed
+    left join owners
+        on unmatched_billed.usage_date = owners.usage_date
+        and unmatched_billed.provider = owners.provider
+        and {{ null_safe_equal('unmatched_billed.project_id', 'owners.project_id') }}
+        and {{ null_safe_equal('unmatched_billed.api_key_id', 'owners.api_key_id') }}
+
+),
+
+unmatched_rows as (
+
+    select
+        {{ surrogate_key(dims) }} as spend_unit_id,
+        {{ dims | join(', ') }},
+        cast(0 as {{ dbt.type_bigint() }}) as request_count,
+        {% for c in token_classes() -%}
+        cast(0 as {{ dbt.type_bigint() }}) as {{ c }}_tokens,
+        {% endfor -%}
+        cast(0 as {{ dbt.type_bigint() }}) as total_tokens,
+        -- no tokens were reported for this cost, so there is nothing to estimate
+        cast(null as {{ money_type() }}) as estimated_cost_usd,
+        is_unpriced,
+        cast(cost_usd as {{ money_type() }}) as cost_usd,
+        'unmatched_billed' as allocation_basis
+
+    from unmatched_attributed
+
+),
+
+final as (
+
+    select * from allocated_units
+    union all
+    select * from unmatched_rows
+
+)
+
+select * from final

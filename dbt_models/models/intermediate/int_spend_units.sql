@@ -1,0 +1,257 @@
+-- One row per spend unit at the fact grain: usage_date x provider x project_id x api_key_id x model x
+-- is_batch x feature x workflow x team x employee_id x attribution_method x record_type. Spend units
+-- are what share a cell's billed cost in int_spend_allocated:
+--   request           logged requests, aggregated
+--   unlogged_residual per provider usage row, the usage the event log does not explain: usage tokens
+--                     minus the tokens of logged requests with the same (usage_date, provider,
+--                     project_id, api_key_id, model_key, is_batch), per class, clamped at 0;
+--                     attributed by API key owner, then project owner, else untagged.
+-- When several usage rows share one match key (e.g. two service tiers, or two model ids of one
+-- model_key), the logged tokens are taken from them in a fixed order (standard tier first, then
+-- context window, then model), so each class's residual totals exactly max(usage - logged, 0).
+{%- set match_key = ['usage_date', 'provider', 'project_id', 'api_key_id', 'model_key', 'is_batch'] %}
+{%- set dims = ['usage_date', 'provider', 'project_id', 'api_key_id', 'model', 'model_key', 'is_batch',
+                'feature', 'workflow', 'team', 'employee_id', 'attribution_method', 'record_type'] %}
+{%- set measures = ['request_count'] + token_classes() | map('string') | list %}
+with
+
+requests as (
+
+    select * from {{ ref('int_request_events_attributed') }}
+
+),
+
+provider_usage as (
+
+    select * from {{ ref('int_provider_usage_unioned') }}
+
+),
+
+models as (
+
+    select * from {{ ref('int_models_resolved') }}
+
+),
+
+prices as (
+
+    select * from {{ ref('int_prices_resolved') }}
+
+),
+
+owners as (
+
+    select * from {{ ref('int_owners_resolved') }}
+
+),
+
+-- (a) logged requests at the fact grain ------------------------------------------------------------
+request_units as (
+
+    select
+        usage_date, provider, project_id, api_key_id, model, model_key, is_batch,
+        feature, workflow, team, employee_id, attribution_method,
+        'request' as record_type,
+        count(*) as request_count,
+        {{ sum_token_classes() }},
+        case
+            when max(case when is_unpriced then 1 else 0 end) = 1 then null
+            else sum(estimated_cost_usd)
+        end as estimated_cost_usd
+
+    from requests
+    group by
+        usage_date, provider, project_id, api_key_id, model, model_key, is_batch,
+        feature, workflow, team, employee_id, attribution_method
+
+),
+
+-- (b) unlogged residual ----------------------------------------------------------------------------
+logged_by_match_key as (
+
+    select
+        {{ match_key | join(', ') }},
+        count(*) as logged_request_count,
+        {% for c in token_classes() -%}
+        {{ sum_count(c ~ '_tokens') }} as logged_{{ c }}_tokens{% if not loop.last %},{% endif %}
+        {% endfor %}
+    from requests
+    group by {{ match_key | join(', ') }}
+
+),
+
+usage_keyed as (
+
+    select
+        provider_usage.*,
+        coalesce(models.model_key, provider_usage.model) as model_key
+
+    from provider_usage
+    left join models
+        on provider_usage.provider = models.provider
+        and provider_usage.model = models.model
+
+),
+
+usage_with_logged as (
+
+    select
+        usage_keyed.*,
+        coalesce(logged.logged_request_count, 0) as logged_request_count,
+        {% for c in token_classes() -%}
+        coalesce(logged.logged_{{ c }}_tokens, 0) as logged_{{ c }}_tokens,
+        {% endfor -%}
+        row_number() over (
+            partition by {% for k in match_key %}usage_keyed.{{ k }}{% if not loop.last %}, {% endif %}{% endfor %}
+            order by
+                case when usage_keyed.service_tier = 'standard' then 0 else 1 end,
+                usage_keyed.service_tier,
+                usage_keyed.context_window,
+                usage_keyed.model
+        ) as absorb_order
+
+    from usage_keyed
+    left join logged_by_match_key as logged
+        on usage_keyed.usage_date = logged.usage_date
+        and usage_keyed.provider = logged.provider
+        and {{ null_safe_equal('usage_keyed.project_id', 'logged.project_id') }}
+        and {{ null_safe_equal('usage_keyed.api_key_id', 'logged.api_key_id') }}
+        and {{ null_safe_equal('usage_keyed.model_key', 'logged.model_key') }}
+        and usage_keyed.is_batch = logged.is_batch
+
+),
+
+usage_running as (
+
+    select
+        *,
+        {% for m in measures -%}
+        coalesce(sum({{ m if m == 'request_count' else m ~ '_tokens' }}) over (
+            partition by {{ match_key | join(', ') }}
+            order by absorb_order
+            rows between unbounded preceding and 1 preceding
+        ), 0) as earlier_{{ m }}{% if not loop.last %},{% endif %}
+        {% endfor %}
+    from usage_with_logged
+
+),
+
+residual_rows as (
+
+    select
+        usage_running.usage_date,
+        usage_running.provider,
+        usage_running.project_id,
+        usage_running.api_key_id,
+        usage_running.model,
+        usage_running.model_key,
+        usage_running.is_batch,
+        usage_running.service_tier,
+        usage_running.context_window,
+        -- logged units this row still has to absorb = logged - what earlier rows absorbed
+        greatest(
+            usage_running.request_count
+            - greatest(usage_running.logged_request_count - usage_running.earlier_request_count, 0),
+            0
+        ) as request_count,
+        {% for c in token_classes() -%}
+        greatest(
+            usage_running.{{ c }}_tokens
+            - greatest(usage_running.logged_{{ c }}_tokens - usage_running.earlier_{{ c }}, 0),
+            0
+        ) as {{ c }}_tokens{% if not loop.last %},{% endif %}
+        {% endfor %}
+    from usage_running
+
+),
+
+residual_priced as (
+
+    select
+        residual_rows.*,
+        {{ list_cost_usd('residual_rows', 'prices') }} as estimated_cost_usd
+
+    from residual_rows
+    left join prices
+        on residual_rows.usage_date = prices.usage_date
+        and residual_rows.provider = prices.provider
+        and {{ null_safe_equal('residual_rows.model', 'prices.model') }}
+        and residual_rows.service_tier = prices.service_tier
+        and {{ null_safe_equal('residual_rows.context_window', 'prices.context_window') }}
+        and residual_rows.is_batch = prices.is_batch
+
+),
+
+residual_attributed as (
+
+    select
+        residual_priced.*,
+        owners.owner_feature as feature,
+        owners.owner_workflow as workflow,
+        owners.owner_team as team,
+        owners.owner_employee_id as employee_id,
+        coalesce(owners.owner_attribution_method, 'untagged') as attribution_method
+
+    from residual_priced
+    left join owners
+        on residual_priced.usage_date = owners.usage_date
+        and residual_priced.provider = owners.provider
+        and {{ null_safe_equal('residual_priced.project_id', 'owners.project_id') }}
+        and {{ null_safe_equal('residual_priced.api_key_id', 'owners.api_key_id') }}
+
+),
+
+residual_units as (
+
+    select
+        usage_date, provider, project_id, api_key_id, model, model_key, is_batch,
+        feature, workflow, team, employee_id, attribution_method,
+        'unlogged_residual' as record_type,
+        {{ sum_count('request_count') }} as request_count,
+        {{ sum_token_classes() }},
+        case
+            when max(case when estimated_cost_usd is null then 1 else 0 end) = 1 then null
+            else sum(estimated_cost_usd)
+        end as estimated_cost_usd
+
+    from residual_attributed
+    group by
+        usage_date, provider, project_id, api_key_id, model, model_key, is_batch,
+        feature, workflow, team, employee_id, attribution_method
+
+),
+
+residual_units_left as (
+
+    -- usage the event log explains completely leaves nothing to carry
+    select * from residual_units
+    where request_count > 0 or {{ total_tokens() }} > 0
+
+),
+
+units as (
+
+    select * from request_units
+    union all
+    select * from residual_units_left
+
+),
+
+final as (
+
+    select
+        {{ surrogate_key(dims) }} as spend_unit_id,
+        {{ dims | join(', ') }},
+        request_count,
+        {% for c in token_classes() -%}
+        {{ c }}_tokens,
+        {% endfor -%}
+        {{ total_tokens() }} as total_tokens,
+        cast(estimated_cost_usd as {{ money_type() }}) as estimated_cost_usd,
+        estimated_cost_usd is null as is_unpriced
+
+    from units
+
+)
+
+select * from final

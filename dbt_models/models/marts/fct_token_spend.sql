@@ -1,0 +1,45 @@
+-- One row per usage_date x provider x project_id x api_key_id x model x is_batch x feature x workflow x
+-- team x employee_id x attribution_method x record_type (request, unlogged_residual, unmatched_billed).
+-- For every usage_date x provider, sum(cost_usd) equals the provider-reported cost exactly.
+{%- set grain = ['usage_date', 'provider', 'project_id', 'api_key_id', 'model', 'is_batch', 'feature',
+                 'workflow', 'team', 'employee_id', 'attribution_method', 'record_type'] %}
+with
+
+allocated as (
+
+    select * from {{ ref('int_spend_allocated') }}
+
+),
+
+final as (
+
+    select
+        {{ surrogate_key(grain) }} as token_spend_id,
+        usage_date,
+        provider,
+        project_id,
+        api_key_id,
+        model,
+        model_key,
+        is_batch,
+        feature,
+        workflow,
+        team,
+        employee_id,
+        attribution_method,
+        record_type,
+        request_count,
+        {% for c in token_classes() -%}
+        {{ c }}_tokens,
+        {% endfor -%}
+        total_tokens,
+        estimated_cost_usd,
+        is_unpriced,
+        cost_usd,
+        allocation_basis
+
+    from allocated
+
+)
+
+select * from final

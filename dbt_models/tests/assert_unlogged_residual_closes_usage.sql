@@ -1,0 +1,70 @@
+-- The unlogged residual is exactly the usage the event log does not explain: per match key
+-- (usage_date x provider x project_id x api_key_id x model_key x is_batch) and token class,
+-- residual tokens = max(usage tokens - logged tokens, 0). Returns the match keys and classes that
+-- break it.
+{%- set match_key = ['usage_date', 'provider', 'project_id', 'api_key_id', 'model_key', 'is_batch'] %}
+with
+
+provider_usage_keyed as (
+
+    select
+        provider_usage.usage_date, provider_usage.provider, provider_usage.project_id, provider_usage.api_key_id,
+        coalesce(models.model_key, provider_usage.model) as model_key, provider_usage.is_batch,
+        {% for c in token_classes() -%}
+        provider_usage.{{ c }}_tokens{% if not loop.last %},{% endif %}
+        {% endfor %}
+    from {{ ref('int_provider_usage_unioned') }} as provider_usage
+    left join {{ ref('int_models_resolved') }} as models
+        on provider_usage.provider = models.provider
+        and provider_usage.model = models.model
+
+),
+
+usage_by_key as (
+
+    select {{ match_key | join(', ') }}, {{ sum_token_classes() }}
+    from provider_usage_keyed
+    group by {{ match_key | join(', ') }}
+
+),
+
+logged_by_key as (
+
+    select {{ match_key | join(', ') }}, {{ sum_token_classes() }}
+    from {{ ref('int_request_events_attributed') }}
+    group by {{ match_key | join(', ') }}
+
+),
+
+residual_by_key as (
+
+    select {{ match_key | join(', ') }}, {{ sum_token_classes() }}
+    from {{ ref('int_spend_units') }}
+    where record_type = 'unlogged_residual'
+    group by {{ match_key | join(', ') }}
+
+),
+
+compared as (
+
+    select
+        {% for k in match_key %}usage_by_key.{{ k }}, {% endfor %}
+        {% for c in token_classes() -%}
+        usage_by_key.{{ c }}_tokens as usage_{{ c }},
+        coalesce(logged_by_key.{{ c }}_tokens, 0) as logged_{{ c }},
+        coalesce(residual_by_key.{{ c }}_tokens, 0) as residual_{{ c }}{% if not loop.last %},{% endif %}
+        {% endfor %}
+    from usage_by_key
+    left join logged_by_key
+        on {{ null_safe_join('usage_by_key', 'logged_by_key', match_key) }}
+    left join residual_by_key
+        on {{ null_safe_join('usage_by_key', 'residual_by_key', match_key) }}
+
+)
+
+select *
+from compared
+where
+    {% for c in token_classes() -%}
+    residual_{{ c }} <> greatest(usage_{{ c }} - logged_{{ c }}, 0){% if not loop.last %} or{% endif %}
+    {% endfor %}
