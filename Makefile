@@ -25,7 +25,8 @@ dev: install            ## the Dagster UI, with lineage from the ingest assets t
 	mkdir -p $(DAGSTER_HOME)
 	$(BIN)/dagster dev -m dagster_project.definitions
 
-test: install           ## the whole test suite
+test: install           ## lint, then the whole test suite
+	$(BIN)/ruff check dagster_project tests
 	$(BIN)/python -m pytest
 
 lint: install

@@ -1,3 +1,4 @@
+{{ config(meta={'dagster': {'ref': {'name': 'fct_token_spend'}}}) }}
 -- For every usage_date x provider, the fact's allocated cost equals what the provider billed (read
 -- straight from staging, not from the intermediate union, so a union bug is caught too), within half
 -- a cent. A billed day x provider missing from the fact fails; so does a fact day x provider that

@@ -1,3 +1,4 @@
+{{ config(meta={'dagster': {'ref': {'name': 'int_request_events_attributed'}}}) }}
 -- int_request_events_attributed has exactly one row per request of stg_events__requests: no request
 -- lost by a join, none duplicated by an overlapping owner, price or roster row. Returns the
 -- request_ids that occur other than once on either side.

@@ -1,3 +1,4 @@
+{{ config(meta={'dagster': {'ref': {'name': 'fct_token_spend'}}}) }}
 -- Every deduplicated logged request reaches the fact: per usage_date x provider, the request_count of
 -- the fact's `request` rows equals the number of requests in stg_events__requests. Returns the
 -- day x provider rows that differ (or exist on one side only).

@@ -1,3 +1,4 @@
+{{ config(meta={'dagster': {'ref': {'name': 'int_spend_allocated'}}}) }}
 -- Stronger than the day x provider check: every allocation cell (usage_date x provider x project_id x
 -- model_key) with billed cost sums EXACTLY (to the 9th decimal) to its billed cost, and cells
 -- without billed cost carry 0. Returns the cells that do not.

@@ -1,3 +1,4 @@
+{{ config(meta={'dagster': {'ref': {'name': 'int_spend_units'}}}) }}
 -- The unlogged residual is exactly the usage the event log does not explain: per match key
 -- (usage_date x provider x project_id x api_key_id x model_key x is_batch) and token class,
 -- residual tokens = max(usage tokens - logged tokens, 0). Returns the match keys and classes that

@@ -1,3 +1,4 @@
+{{ config(meta={'dagster': {'ref': {'name': 'fct_token_spend'}}}) }}
 -- Tokens the price book cannot price carry a NULL estimate, never 0 (a 0 would silently understate
 -- list cost). Checked on requests and on the fact. Returns the offending rows.
 select

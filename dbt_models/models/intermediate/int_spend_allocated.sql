@@ -177,7 +177,8 @@ unmatched_billed as (
         billed_keyed.model,
         billed_keyed.model_key,
         billed_keyed.is_batch,
-        max(case when billed_keyed.priced_model is null then 1 else 0 end) = 1 as is_unpriced,
+        -- a billed model with no price is unpriced; a line with no model (code execution) is not a model
+        max(case when billed_keyed.model is not null and billed_keyed.priced_model is null then 1 else 0 end) = 1 as is_unpriced,
         sum(billed_keyed.cost_usd) as cost_usd
 
     from billed_keyed
