@@ -24,8 +24,11 @@ warehouse_build = dg.define_asset_job(
     description="Event and outcome files, every dbt model and test, and the asset checks.",
 )
 
-provider_ingest_daily = dg.build_schedule_from_partitioned_job(provider_ingest, hour_of_day=2, minute_of_hour=0)
+provider_ingest_daily = dg.build_schedule_from_partitioned_job(
+    provider_ingest, name="provider_ingest_daily", hour_of_day=2, minute_of_hour=0
+)
 
 warehouse_build_daily = dg.ScheduleDefinition(
+    name="warehouse_build_daily",
     job=warehouse_build, cron_schedule="0 3 * * *", execution_timezone="UTC"
 )
