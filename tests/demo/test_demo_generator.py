@@ -203,7 +203,7 @@ def test_every_priced_bill_line_is_list_price_in_force_that_day(demo):
         from lines l
         left join price_book p
           on p.provider = l.provider and lower(l.model) like p.match_pattern and p.token_class = l.token_class
-         and p.context_window in ('all', l.cw) and cast(p.valid_from as date) <= l.day
+         and p.service_tier = 'standard' and p.context_window in ('all', l.cw) and cast(p.valid_from as date) <= l.day
          and (p.valid_to is null or l.day < cast(p.valid_to as date))
         qualify row_number() over (partition by l.provider, l.day, l.model, l.token_class, l.is_batch, l.cw, l.amount,
                                    l.quantity order by length(p.match_pattern) desc nulls last,

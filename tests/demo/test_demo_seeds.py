@@ -124,7 +124,7 @@ def test_price_book_shape():
     rows = read("price_book")
     for r in rows:
         assert r["token_class"] in TOKEN_CLASSES
-        assert r["service_tier"] == "standard"
+        assert r["service_tier"] in {"standard", "priority", "flex"}
         assert r["context_window"] in ("all", "0-200k", "200k-1M")
         assert r["match_pattern"] == r["match_pattern"].lower() and r["match_pattern"].endswith("%")
         assert "_" not in r["match_pattern"]  # '_' would be a LIKE wildcard

@@ -35,7 +35,7 @@ DEMO_END = dt.date(2026, 10, 31)  # exclusive: the period is 2026-09-01 .. 2026-
 PROVIDERS = ("openai", "anthropic")
 
 # Bump when the generated data changes shape or content, so an existing landing dir is regenerated.
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3
 
 # The model the demo traffic uses that the price book deliberately does not list. The provider still
 # bills it, at the price below, which lives here and not in seeds/price_book.csv.
@@ -48,6 +48,10 @@ _PROVIDER_ONLY_PRICES = (
     ("openai", "gpt-5-mini", "gpt-5-mini%", "cache_write_1h_input", "0.25", "0.5"),
     ("openai", "gpt-5-mini", "gpt-5-mini%", "output", "2.00", "0.5"),
 )
+
+# Incidents: a stream's volume multiplied on one day. The code-review agent got stuck in a retry loop
+# on 2026-10-28 and ran at three times its usual volume: the runaway day an anomaly detector should flag.
+SURGES = (("code-review", dt.date(2026, 10, 28), 3.0),)
 
 # Seat holders who use no AI at all during the period: the idle seats a seat report should surface.
 IDLE_SEAT_EMPLOYEES = ("emp-015", "emp-022", "emp-031", "emp-035", "emp-039", "emp-042")
@@ -326,6 +330,8 @@ def _load_config(con, scale: float, providers: tuple[str, ...]) -> None:
                cast(nullif(valid_to, '') as date) as valid_to
         from read_csv('{seeds / "api_key_owners.csv"}', header = true, all_varchar = true)""")
     con.execute(f"create table idle_seats as select unnest([{', '.join(map(_sql_str, IDLE_SEAT_EMPLOYEES))}]) as employee_id")
+    con.execute("create table surges (stream varchar, day date, factor double)")
+    con.executemany("insert into surges values (?, ?, ?)", [list(s) for s in SURGES])
 
     columns = [f for f in fields(_Stream) if f.name != "models"]
     types = {"bool": "boolean", "int": "integer", "float": "double"}
@@ -361,8 +367,10 @@ select s.stream, d.day, d.day_idx,
        cast(round(s.units_per_day * getvariable('scale')
                   * case when d.dow >= 6 then s.weekend_factor else 1 end
                   * (1 + s.growth * d.day_idx / 59.0)
-                  * (0.85 + 0.3 * rnd(s.stream, d.day, 0, 'volume'))) as integer) as n_units
+                  * (0.85 + 0.3 * rnd(s.stream, d.day, 0, 'volume'))
+                  * coalesce(g.factor, 1)) as integer) as n_units
 from streams s cross join days d
+left join surges g on g.stream = s.stream and g.day = d.day
 where list_contains(getvariable('providers'), s.provider);
 
 -- Model mix per stream and day, as cumulative weight bands a unit's draw falls into.
