@@ -120,8 +120,12 @@ RAW_TABLES: dict[str, str] = {
         estimated_cost_amount VARCHAR,
         estimated_cost_currency VARCHAR,
         {_LINEAGE}""",
-    # Request-level events in the documented event-log format (JSONL, CSV or Parquet).
-    # The four token classes are DISJOINT. request_id is the dedupe key (staging keeps one row).
+    # Request-level events from every request-level source: the documented event-log format
+    # (source_system event_file), LiteLLM spend logs (litellm) and OpenTelemetry GenAI spans (otel).
+    # The four token classes are DISJOINT (each loader maps its source's inclusive counts onto them).
+    # request_id is the dedupe key (staging keeps one row, by source precedence). raw_tags is the
+    # source's tag list as sent (JSON array text, LiteLLM request_tags); source_usage the source's own
+    # token fields and cost as sent (JSON text, gateway and span rows), for audit.
     "request_events": """
         request_id VARCHAR NOT NULL,
         occurred_at TIMESTAMP NOT NULL,
@@ -142,6 +146,8 @@ RAW_TABLES: dict[str, str] = {
         employee_id VARCHAR,
         customer_id VARCHAR,
         source_system VARCHAR NOT NULL,
+        raw_tags VARCHAR,
+        source_usage VARCHAR,
         _source_file VARCHAR NOT NULL,
         _source_line BIGINT,
         _loaded_at TIMESTAMP NOT NULL""",
@@ -175,8 +181,23 @@ RAW_TABLES: dict[str, str] = {
 }
 
 
+# Columns added to a table after its first release. `create table if not exists` leaves an existing
+# warehouse's table as it was, so these are added in place (nullable: old rows have no value).
+ADDED_COLUMNS: dict[str, tuple[str, ...]] = {
+    "request_events": ("raw_tags VARCHAR", "source_usage VARCHAR"),
+}
+
+
 def create_raw_tables(con) -> None:
-    """Create schema `raw` and every contract table that does not exist yet."""
+    """Create schema `raw` and every contract table that does not exist yet; add columns added since."""
     con.execute("create schema if not exists raw")
     for name, columns in RAW_TABLES.items():
         con.execute(f"create table if not exists raw.{name} ({columns})")
+    present = set(con.execute(
+        "select table_name, column_name from information_schema.columns "
+        "where table_catalog = current_database() and table_schema = 'raw'"
+    ).fetchall())
+    for name, added in ADDED_COLUMNS.items():
+        for column in added:
+            if (name, column.split()[0]) not in present:
+                con.execute(f"alter table raw.{name} add column if not exists {column}")

@@ -3,6 +3,10 @@
 Each mapping is one SELECT over `records(_source_file, _source_line, rec, raw_record)` (see
 `dagster_project.lib.file_ingest`) returning the raw table's columns plus `_reject_reason`, which is
 null for a good row and otherwise says, naming the field and value, why the row was refused.
+
+Three sources feed `raw.request_events`, told apart by `source_system`: the event-log files here
+(`event_file`), LiteLLM spend logs (`litellm.py`, `litellm`) and OpenTelemetry GenAI spans (`otel.py`,
+`otel`). `assets.request_event_sources()` lists them; the helpers below are shared by their mappings.
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ from __future__ import annotations
 from dagster_project.lib.file_ingest import FileSource
 
 KNOWN_PROVIDERS = ("openai", "anthropic")
-_PROVIDERS_SQL = ", ".join(f"'{p}'" for p in KNOWN_PROVIDERS)
+PROVIDERS_SQL = ", ".join(f"'{p}'" for p in KNOWN_PROVIDERS)
 TOKEN_FIELDS = ("uncached_input_tokens", "cache_read_input_tokens", "cache_write_input_tokens", "output_tokens")
 TAG_FIELDS = ("feature", "workflow", "task_id", "team", "employee_id", "customer_id")
 
@@ -20,7 +24,7 @@ EVENT_FIELDS = ("request_id", "occurred_at", "provider", "model", "api_key_id", 
 OUTCOME_FIELDS = ("task_id", "parent_task_id", "workflow", "completed_at", "outcome")
 
 
-def _extract(fields: tuple[str, ...]) -> str:
+def extract_fields(fields: tuple[str, ...]) -> str:
     """Read every field of the record in ONE JSON parse (a multi-path extract), as a list `v`."""
     paths = ", ".join(f"'$.{f}'" for f in fields)
     return f"""
@@ -31,29 +35,31 @@ def _extract(fields: tuple[str, ...]) -> str:
     )"""
 
 
-def _field_text(fields: tuple[str, ...]):
+def field_text(fields: tuple[str, ...]):
+    """`text(field)`: the SQL for one field of `extract_fields`, trimmed, empty as NULL."""
     def _text(field: str) -> str:
         return f"nullif(trim(v[{fields.index(field) + 1}]), '')"
     return _text
 
 
-_text = _field_text(EVENT_FIELDS)
+_text = field_text(EVENT_FIELDS)
 
 
-def _whole_number(expr: str) -> str:
+def whole_number(expr: str) -> str:
     """The value as BIGINT when it is written as a whole number ("12", not "1.5" or "12abc"), else NULL."""
     return f"case when regexp_full_match({expr}, '-?[0-9]+') then try_cast({expr} as bigint) end"
 
 
-def _token_checks() -> str:
+def token_checks(fields: tuple[str, ...] = TOKEN_FIELDS) -> str:
+    """CASE branches rejecting a `<f>_text` that is not a whole number and a negative `<f>`."""
     checks = []
-    for f in TOKEN_FIELDS:
+    for f in fields:
         checks.append(f"when {f}_text is not null and {f} is null then '{f} is not a whole number: ' || {f}_text")
         checks.append(f"when {f} < 0 then '{f} is negative: ' || {f}_text")
     return "\n                ".join(checks)
 
 
-EVENT_LOG_PARSE_SQL = _extract(EVENT_FIELDS) + f"""
+EVENT_LOG_PARSE_SQL = extract_fields(EVENT_FIELDS) + f"""
     , fields as (
         select _source_file, _source_line, raw_record, rec,
             {_text('request_id')} as request_id,
@@ -63,7 +69,7 @@ EVENT_LOG_PARSE_SQL = _extract(EVENT_FIELDS) + f"""
             {_text('model')} as model,
             {_text('api_key_id')} as api_key_id,
             {_text('project_id')} as project_id,
-            {", ".join(f"{_text(f)} as {f}_text, {_whole_number(_text(f))} as {f}" for f in TOKEN_FIELDS)},
+            {", ".join(f"{_text(f)} as {f}_text, {whole_number(_text(f))} as {f}" for f in TOKEN_FIELDS)},
             {_text('batch')} as batch_text,
             try_cast({_text('batch')} as boolean) as batch_value,
             {_text('service_tier')} as service_tier,
@@ -87,16 +93,16 @@ EVENT_LOG_PARSE_SQL = _extract(EVENT_FIELDS) + f"""
             when occurred_at_text is null then 'missing occurred_at'
             when occurred_at_tz is null then 'occurred_at is not an RFC 3339 timestamp: ' || occurred_at_text
             when provider is null then 'missing provider'
-            when provider not in ({_PROVIDERS_SQL}) then 'unknown provider: ' || provider
+            when provider not in ({PROVIDERS_SQL}) then 'unknown provider: ' || provider
             when model is null then 'missing model'
             when {" and ".join(f"{f}_text is null" for f in TOKEN_FIELDS)} then 'no token counts'
-            {_token_checks()}
+            {token_checks()}
             when batch_text is not null and batch_value is null then 'batch is not a boolean: ' || batch_text
         end as _reject_reason
     from fields"""
 
-_text = _field_text(OUTCOME_FIELDS)
-OUTCOME_PARSE_SQL = _extract(OUTCOME_FIELDS) + f"""
+_text = field_text(OUTCOME_FIELDS)
+OUTCOME_PARSE_SQL = extract_fields(OUTCOME_FIELDS) + f"""
     , fields as (
         select _source_file, _source_line, raw_record, rec,
             {_text('task_id')} as task_id,

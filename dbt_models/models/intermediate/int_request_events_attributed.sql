@@ -1,18 +1,59 @@
--- One row per logged request (request_id, as deduplicated in stg_events__requests): its model_key,
--- estimated list cost and attribution.
+-- One row per logged request (request_id, as deduplicated and merged across sources in
+-- stg_events__requests): its model_key, estimated list cost and attribution.
+--
+-- Request-level tags (feature, workflow, team, employee_id, customer_id) are first settled per request:
+--   a. a tag correction (seed tag_corrections) in force on the request date, matched on the request_id,
+--      else on its task_id, else on its root task (int_task_roots); the most specific match wins, then
+--      the latest valid_from. Corrections re-attribute history on the next build.
+--   b. workflow only: a sub-task's request takes its ROOT task's workflow (calls made by sub-agents
+--      roll up to the workflow that started them)
+--   c. the request's own tag (merged across sources in staging)
+--   d. workflow only: the workflow of the request's task (its root's outcome, else the root's requests)
+--   then an alias (seed tag_aliases) maps the value onto its canonical spelling.
 --
 -- Attribution, per dimension (feature, workflow, team, employee_id), by precedence:
---   1. request tag;   a tagged employee_id with no team tag takes the employee's team ON THAT DATE
+--   1. request tag (as settled above); a tagged employee_id with no team tag takes the employee's team
+--      ON THAT DATE
 --   2. API key owner  (api_key_owners in force on the request date)
 --   3. project owner  (project_owners in force on the request date)
 --   4. nothing        -> null
 -- attribution_method names the highest-precedence rule that supplied ANY dimension
 -- (request_tag, api_key_owner, project_owner, untagged).
+{%- set dims = ['feature', 'workflow', 'team', 'employee_id', 'customer_id'] %}
 with
 
 logged_requests as (
 
     select * from {{ ref('stg_events__requests') }}
+
+),
+
+task_roots as (
+
+    select * from {{ ref('int_task_roots') }}
+
+),
+
+tag_aliases as (
+
+    select
+        {{ normalize_tag_value('dimension') }} as dimension,
+        {{ normalize_tag_value('alias') }} as alias,
+        {{ normalize_tag_value('canonical') }} as canonical
+    from {{ ref('tag_aliases') }}
+
+),
+
+tag_corrections as (
+
+    select
+        nullif(trim(request_id), '') as request_id,
+        {{ normalize_tag_value('task_id') }} as task_id,
+        {{ normalize_tag_value('dimension') }} as dimension,
+        {{ normalize_tag_value('value') }} as value,
+        valid_from,
+        valid_to
+    from {{ ref('tag_corrections') }}
 
 ),
 
@@ -51,38 +92,193 @@ roster as (
 
 ),
 
+with_tasks as (
+
+    -- a request's task and the root task it rolls up to (a task with no outcome is its own root)
+    select
+        logged_requests.*,
+        coalesce(task_roots.root_task_id, logged_requests.task_id) as root_task_id,
+        coalesce(task_roots.is_sub_task, false) as is_sub_task,
+        task_roots.root_workflow
+
+    from logged_requests
+    left join task_roots
+        on logged_requests.task_id = task_roots.task_id
+
+),
+
+correction_keys as (
+
+    -- each request under the three keys a correction may name, most specific first:
+    -- its request_id (1), its task (2), its root task (3); one pass over the requests
+    select
+        with_tasks.request_id,
+        with_tasks.usage_date,
+        match_kinds.match_rank,
+        case when match_kinds.match_rank = 1 then 'request' else 'task' end as match_kind,
+        case match_kinds.match_rank
+            when 1 then with_tasks.request_id
+            when 2 then with_tasks.task_id
+            else case when with_tasks.root_task_id <> with_tasks.task_id then with_tasks.root_task_id end
+        end as match_key
+
+    from with_tasks
+    cross join (
+        select 1 as match_rank
+        union all select 2
+        union all select 3
+    ) as match_kinds
+
+),
+
+corrections_keyed as (
+
+    select
+        case when request_id is not null then 'request' else 'task' end as match_kind,
+        coalesce(request_id, task_id) as match_key,
+        dimension,
+        value,
+        valid_from,
+        valid_to
+    from tag_corrections
+
+),
+
+correction_matches as (
+
+    select
+        correction_keys.request_id,
+        corrections_keyed.dimension,
+        corrections_keyed.value,
+        correction_keys.match_rank,
+        corrections_keyed.valid_from
+
+    from correction_keys
+    inner join corrections_keyed
+        on correction_keys.match_kind = corrections_keyed.match_kind
+        and correction_keys.match_key = corrections_keyed.match_key
+        and {{ effective_on('correction_keys.usage_date', 'corrections_keyed') }}
+
+),
+
+corrections_ranked as (
+
+    select
+        *,
+        row_number() over (
+            partition by request_id, dimension
+            order by match_rank, valid_from desc, value
+        ) as correction_rank
+    from correction_matches
+
+),
+
+corrections_per_request as (
+
+    select
+        request_id,
+        {% for d in dims -%}
+        max(case when dimension = '{{ d }}' then value end) as corrected_{{ d }}{% if not loop.last %},{% endif %}
+        {% endfor %}
+    from corrections_ranked
+    where correction_rank = 1
+    group by request_id
+
+),
+
+settled as (
+
+    select
+        with_tasks.*,
+        corrections_per_request.request_id is not null as is_tag_corrected,
+        coalesce(corrections_per_request.corrected_feature, with_tasks.feature) as settled_feature,
+        coalesce(
+            corrections_per_request.corrected_workflow,
+            case when with_tasks.is_sub_task then with_tasks.root_workflow end,
+            with_tasks.workflow,
+            with_tasks.root_workflow
+        ) as settled_workflow,
+        coalesce(corrections_per_request.corrected_team, with_tasks.team) as settled_team,
+        coalesce(corrections_per_request.corrected_employee_id, with_tasks.employee_id) as settled_employee_id,
+        coalesce(corrections_per_request.corrected_customer_id, with_tasks.customer_id) as settled_customer_id
+
+    from with_tasks
+    left join corrections_per_request
+        on with_tasks.request_id = corrections_per_request.request_id
+
+),
+
+tagged_requests as (
+
+    -- the settled tags in their canonical spelling
+    select
+        settled.request_id,
+        settled.occurred_at,
+        settled.usage_date,
+        settled.provider,
+        settled.model,
+        settled.api_key_id,
+        settled.project_id,
+        settled.uncached_input_tokens,
+        settled.cache_read_input_tokens,
+        settled.cache_write_5m_input_tokens,
+        settled.cache_write_1h_input_tokens,
+        settled.output_tokens,
+        settled.total_tokens,
+        settled.is_batch,
+        settled.service_tier,
+        settled.task_id,
+        settled.root_task_id,
+        settled.is_sub_task,
+        settled.is_tag_corrected,
+        settled.source_system,
+        {% for d in dims -%}
+        coalesce(alias_{{ d }}.canonical, settled.settled_{{ d }}) as {{ d }}{% if not loop.last %},{% endif %}
+        {% endfor %}
+    from settled
+    {% for d in dims -%}
+    left join tag_aliases as alias_{{ d }}
+        on alias_{{ d }}.dimension = '{{ d }}'
+        and settled.settled_{{ d }} = alias_{{ d }}.alias
+    {% endfor %}
+
+),
+
 requests as (
 
     -- a request that did not log its project is placed in the one project its key is used in
     select
-        logged_requests.request_id,
-        logged_requests.occurred_at,
-        logged_requests.usage_date,
-        logged_requests.provider,
-        logged_requests.model,
-        logged_requests.api_key_id,
-        coalesce(logged_requests.project_id, key_projects.project_id) as project_id,
-        logged_requests.project_id is null and key_projects.project_id is not null as is_project_inferred,
-        logged_requests.uncached_input_tokens,
-        logged_requests.cache_read_input_tokens,
-        logged_requests.cache_write_5m_input_tokens,
-        logged_requests.cache_write_1h_input_tokens,
-        logged_requests.output_tokens,
-        logged_requests.total_tokens,
-        logged_requests.is_batch,
-        logged_requests.service_tier,
-        logged_requests.feature,
-        logged_requests.workflow,
-        logged_requests.task_id,
-        logged_requests.team,
-        logged_requests.employee_id,
-        logged_requests.customer_id,
-        logged_requests.source_system
+        tagged_requests.request_id,
+        tagged_requests.occurred_at,
+        tagged_requests.usage_date,
+        tagged_requests.provider,
+        tagged_requests.model,
+        tagged_requests.api_key_id,
+        coalesce(tagged_requests.project_id, key_projects.project_id) as project_id,
+        tagged_requests.project_id is null and key_projects.project_id is not null as is_project_inferred,
+        tagged_requests.uncached_input_tokens,
+        tagged_requests.cache_read_input_tokens,
+        tagged_requests.cache_write_5m_input_tokens,
+        tagged_requests.cache_write_1h_input_tokens,
+        tagged_requests.output_tokens,
+        tagged_requests.total_tokens,
+        tagged_requests.is_batch,
+        tagged_requests.service_tier,
+        tagged_requests.feature,
+        tagged_requests.workflow,
+        tagged_requests.task_id,
+        tagged_requests.root_task_id,
+        tagged_requests.is_sub_task,
+        tagged_requests.is_tag_corrected,
+        tagged_requests.team,
+        tagged_requests.employee_id,
+        tagged_requests.customer_id,
+        tagged_requests.source_system
 
-    from logged_requests
+    from tagged_requests
     left join key_projects
-        on logged_requests.provider = key_projects.provider
-        and logged_requests.api_key_id = key_projects.api_key_id
+        on tagged_requests.provider = key_projects.provider
+        and tagged_requests.api_key_id = key_projects.api_key_id
 
 ),
 
@@ -103,7 +299,15 @@ priced as (
         and requests.provider = prices.provider
         and requests.model = prices.model
         and requests.service_tier = prices.service_tier
-        and prices.context_window is null
+        -- events carry no context window: an Anthropic request with > 200k input tokens is long-context
+        -- (the same key int_prices_resolved derives for events); any other request takes the 'all' price
+        and coalesce(prices.context_window, 'all') = case
+            when requests.provider = 'anthropic'
+                and requests.uncached_input_tokens + requests.cache_read_input_tokens
+                    + requests.cache_write_5m_input_tokens + requests.cache_write_1h_input_tokens > 200000
+                then '200k-1M'
+            else 'all'
+        end
         and requests.is_batch = prices.is_batch
 
 ),
@@ -177,8 +381,11 @@ final as (
         is_batch,
         service_tier,
         task_id,
+        root_task_id,
+        is_sub_task,
         customer_id,
         source_system,
+        is_tag_corrected,
         uncached_input_tokens,
         cache_read_input_tokens,
         cache_write_5m_input_tokens,

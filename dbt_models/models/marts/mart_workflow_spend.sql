@@ -1,12 +1,15 @@
 -- One row per workflow x period (calendar month, period_start = first day): what the workflow's LLM
 -- spend bought. Spend attributed to no workflow is kept as workflow '(unattributed)' so the mart
 -- sums to the billed total.
---   tasks_started    tasks (task_id) whose first logged request falls in the period
---   completed_tasks  tasks whose outcome (stg_events__outcomes, one per task) completed in the period
---   successful_tasks completed tasks with outcome success
--- A task's workflow is its outcome's workflow, else the workflow of its requests. Follow-up tasks
--- (parent_task_id set) are tasks of their own; follow_up_tasks counts them among completed tasks.
--- Cost per completed task compares a period's spend with the tasks completed in that period.
+--   tasks_started    ROOT tasks whose first logged request (of the task or any of its sub-tasks)
+--                    falls in the period
+--   completed_tasks  root tasks whose outcome (stg_events__outcomes, one per task) completed in the period
+--   successful_tasks completed root tasks with outcome success
+--   follow_up_tasks  completed sub-tasks (parent_task_id set, e.g. started by a sub-agent), reported
+--                    under their root task's workflow; they are not counted as tasks of their own
+-- Tasks roll up to their root (int_task_roots): a sub-task's requests are the root task's requests.
+-- A task's workflow is its root outcome's workflow, else the workflow of its requests.
+-- Cost per completed task compares a period's spend with the root tasks completed in that period.
 with
 
 spend as (
@@ -24,6 +27,12 @@ requests as (
 outcomes as (
 
     select * from {{ ref('stg_events__outcomes') }}
+
+),
+
+task_roots as (
+
+    select * from {{ ref('int_task_roots') }}
 
 ),
 
@@ -66,32 +75,62 @@ spend_by_workflow as (
 
 ),
 
-task_requests as (
+outcomes_rooted as (
 
     select
-        task_id,
+        outcomes.*,
+        coalesce(task_roots.is_sub_task, false) as is_sub_task,
+        task_roots.root_workflow
+
+    from outcomes
+    left join task_roots
+        on outcomes.task_id = task_roots.task_id
+
+),
+
+task_requests as (
+
+    -- every request of a task tree counts for its root task
+    select
+        root_task_id as task_id,
         min(occurred_at) as started_at,
         min(workflow) as request_workflow
 
     from requests
-    where task_id is not null
-    group by task_id
+    where root_task_id is not null
+    group by root_task_id
+
+),
+
+root_outcomes as (
+
+    select * from outcomes_rooted where not is_sub_task
 
 ),
 
 tasks as (
 
     select
-        coalesce(task_requests.task_id, outcomes.task_id) as task_id,
-        coalesce(outcomes.workflow, task_requests.request_workflow, '(unattributed)') as workflow,
+        coalesce(task_requests.task_id, root_outcomes.task_id) as task_id,
+        coalesce(root_outcomes.workflow, task_requests.request_workflow, '(unattributed)') as workflow,
         task_requests.started_at,
-        outcomes.completed_at,
-        outcomes.is_success,
-        outcomes.parent_task_id
+        root_outcomes.completed_at,
+        root_outcomes.is_success
 
     from task_requests
-    full outer join outcomes
-        on task_requests.task_id = outcomes.task_id
+    full outer join root_outcomes
+        on task_requests.task_id = root_outcomes.task_id
+
+),
+
+sub_tasks as (
+
+    select
+        coalesce(root_workflow, workflow, '(unattributed)') as workflow,
+        completed_at
+
+    from outcomes_rooted
+    where is_sub_task
 
 ),
 
@@ -114,11 +153,22 @@ completed_by_workflow as (
         workflow,
         cast({{ dbt.date_trunc('month', 'completed_at') }} as date) as period_start,
         count(*) as completed_tasks,
-        {{ sum_count('case when is_success then 1 else 0 end') }} as successful_tasks,
-        {{ sum_count('case when parent_task_id is not null then 1 else 0 end') }} as follow_up_tasks
+        {{ sum_count('case when is_success then 1 else 0 end') }} as successful_tasks
 
     from tasks
     where completed_at is not null
+    group by 1, 2
+
+),
+
+follow_ups_by_workflow as (
+
+    select
+        workflow,
+        cast({{ dbt.date_trunc('month', 'completed_at') }} as date) as period_start,
+        count(*) as follow_up_tasks
+
+    from sub_tasks
     group by 1, 2
 
 ),
@@ -132,6 +182,8 @@ periods as (
         select workflow, period_start from started_by_workflow
         union all
         select workflow, period_start from completed_by_workflow
+        union all
+        select workflow, period_start from follow_ups_by_workflow
     ) as unioned
 
 ),
@@ -146,7 +198,7 @@ joined as (
         coalesce(started_by_workflow.tasks_started, 0) as tasks_started,
         coalesce(completed_by_workflow.completed_tasks, 0) as completed_tasks,
         coalesce(completed_by_workflow.successful_tasks, 0) as successful_tasks,
-        coalesce(completed_by_workflow.follow_up_tasks, 0) as follow_up_tasks
+        coalesce(follow_ups_by_workflow.follow_up_tasks, 0) as follow_up_tasks
 
     from periods
     left join spend_by_workflow
@@ -158,6 +210,9 @@ joined as (
     left join completed_by_workflow
         on periods.workflow = completed_by_workflow.workflow
         and periods.period_start = completed_by_workflow.period_start
+    left join follow_ups_by_workflow
+        on periods.workflow = follow_ups_by_workflow.workflow
+        and periods.period_start = follow_ups_by_workflow.period_start
 
 ),
 

@@ -1,5 +1,6 @@
 -- One row per task_id: its final outcome. A task reported more than once keeps the LATEST
--- completed_at (ties: the latest loaded copy).
+-- completed_at (ties: the latest loaded copy). Task ids and workflows take the request tags' spelling
+-- (normalize_tag_value), so outcomes and requests join.
 with
 
 source as (
@@ -11,9 +12,9 @@ source as (
 normalized as (
 
     select
-        {{ normalize_tag('task_id') }} as task_id,
-        {{ normalize_tag('parent_task_id') }} as parent_task_id,
-        {{ normalize_tag('workflow') }} as workflow,
+        {{ normalize_tag_value('task_id') }} as task_id,
+        {{ normalize_tag_value('parent_task_id') }} as parent_task_id,
+        {{ normalize_tag_value('workflow') }} as workflow,
         completed_at,
         {{ normalize_tag('outcome') }} as outcome,
         _source_file,

@@ -1,5 +1,14 @@
--- One row per request_id. The same request can be landed twice (a re-sent file, two sinks): the
--- EARLIEST loaded copy is kept (ties: file name, then line), so a re-load never changes the answer.
+-- One row per request_id over every request-level source (source_system event_file, litellm, otel).
+--   1. Tags take one spelling (normalize_tag_value: lower-case, trimmed, whitespace -> '-'). A source's
+--      structured tag field wins over a `key:value` tag in its tag list (raw_tags) for the same dimension.
+--   2. A request landed more than once by ONE source keeps that source's EARLIEST loaded copy
+--      (_loaded_at, then file, then line), so re-loading a file never changes the answer.
+--   3. A request seen by several sources keeps the row of the first source in
+--      request_source_precedence() (macros/request_sources.sql): its time, model and tokens. Each tag,
+--      and api_key_id / project_id, missing on that row is taken from the next source that has it.
+{%- set tags = tag_dimensions() %}
+{%- set placement = placement_tag_keys() %}
+{%- set merged = (tags.keys() | list) + (placement.keys() | list) %}
 with
 
 source as (
@@ -8,38 +17,87 @@ source as (
 
 ),
 
-ranked as (
+normalized as (
 
     select
-        *,
-        row_number() over (
-            partition by request_id
-            order by _loaded_at, _source_file, _source_line
-        ) as load_rank
+        request_id,
+        occurred_at,
+        lower(trim(provider)) as provider,
+        lower(trim(model)) as model,
+        uncached_input_tokens,
+        cache_read_input_tokens,
+        cache_write_input_tokens,
+        output_tokens,
+        batch,
+        service_tier,
+        {% for dim, keys in tags.items() -%}
+        coalesce(
+            {{ normalize_tag_value(dim) }},
+            {{ normalize_tag_value(tag_from_list('raw_tags', keys)) }}
+        ) as {{ dim }},
+        {% endfor -%}
+        {% for col, keys in placement.items() -%}
+        coalesce(nullif(trim({{ col }}), ''), nullif(trim({{ tag_from_list('raw_tags', keys) }}), '')) as {{ col }},
+        {% endfor -%}
+        source_system,
+        {{ source_precedence_rank('source_system') }} as source_rank,
+        raw_tags,
+        _source_file,
+        _source_line,
+        _loaded_at
 
     from source
 
 ),
 
-deduplicated as (
+first_copy_per_source as (
 
-    select * from ranked where load_rank = 1
+    select * from (
+        select
+            *,
+            row_number() over (
+                partition by request_id, source_system
+                order by _loaded_at, _source_file, _source_line
+            ) as copy_rank
+        from normalized
+    ) as ranked
+    where copy_rank = 1
 
 ),
 
-renamed as (
+merged as (
+
+    select
+        *,
+        row_number() over (partition by request_id order by source_rank, source_system) as source_order,
+        count(*) over (partition by request_id) as source_count,
+        {% for col in merged -%}
+        coalesce(
+            {%- for s in request_source_precedence() %}
+            max(case when source_system = '{{ s }}' then {{ col }} end) over (partition by request_id),
+            {%- endfor %}
+            max({{ col }}) over (partition by request_id)
+        ) as merged_{{ col }}{% if not loop.last %},{% endif %}
+        {% endfor %}
+    from first_copy_per_source
+
+),
+
+winners as (
 
     select
         request_id,
         occurred_at,
         cast(occurred_at as date) as usage_date,
-        lower(trim(provider)) as provider,
-        lower(trim(model)) as model,
-        api_key_id,
-        project_id,
+        provider,
+        model,
+        -- as logged (or merged from another source); a missing project is placed from the key in
+        -- int_api_key_projects, never guessed
+        merged_api_key_id as api_key_id,
+        merged_project_id as project_id,
         coalesce(uncached_input_tokens, 0) as uncached_input_tokens,
         coalesce(cache_read_input_tokens, 0) as cache_read_input_tokens,
-        -- The event log has one cache-write class with no TTL. Assumption: 5-minute writes (the
+        -- Event logs and spans have one cache-write class with no TTL. Assumption: 5-minute writes (the
         -- default TTL of both providers). A 1-hour write costs more, so such requests are under-
         -- estimated; billed cost is unaffected (it comes from the provider).
         coalesce(cache_write_input_tokens, 0) as cache_write_5m_input_tokens,
@@ -47,18 +105,23 @@ renamed as (
         coalesce(output_tokens, 0) as output_tokens,
         coalesce(batch, false) as is_batch,
         {{ normalize_service_tier('service_tier') }} as service_tier,
-        {{ normalize_tag('feature') }} as feature,
-        {{ normalize_tag('workflow') }} as workflow,
-        {{ normalize_tag('task_id') }} as task_id,
-        {{ normalize_tag('team') }} as team,
-        {{ normalize_tag('employee_id') }} as employee_id,
-        {{ normalize_tag('customer_id') }} as customer_id,
+        {% for dim in tags.keys() -%}
+        merged_{{ dim }} as {{ dim }},
+        {% endfor -%}
         source_system,
+        source_count,
+        (
+            {%- for col in merged %}
+            ({{ col }} is null and merged_{{ col }} is not null){% if not loop.last %} or{% endif %}
+            {%- endfor %}
+        ) as has_merged_tags,
+        raw_tags,
         _source_file,
         _source_line,
         _loaded_at
 
-    from deduplicated
+    from merged
+    where source_order = 1
 
 ),
 
@@ -71,7 +134,6 @@ final as (
         provider,
         model,
         api_key_id,
-        -- as logged; a missing project is placed from the key in int_api_key_projects, never guessed
         project_id,
         uncached_input_tokens,
         cache_read_input_tokens,
@@ -81,18 +143,18 @@ final as (
         {{ total_tokens() }} as total_tokens,
         is_batch,
         service_tier,
-        feature,
-        workflow,
-        task_id,
-        team,
-        employee_id,
-        customer_id,
+        {% for dim in tags.keys() -%}
+        {{ dim }},
+        {% endfor -%}
         source_system,
+        source_count,
+        has_merged_tags,
+        raw_tags,
         _source_file,
         _source_line,
         _loaded_at
 
-    from renamed
+    from winners
 
 )
 

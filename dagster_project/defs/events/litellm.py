@@ -1,0 +1,332 @@
+"""LiteLLM proxy spend logs: exported `LiteLLM_SpendLogs` rows (JSONL or CSV), and the proxy's own PostgreSQL.
+
+Files land in `$TOKENSPEND_LANDING_DIR/litellm/` (any depth) and load through the one file-ingest
+mechanism into `raw.request_events` with `source_system = 'litellm'`. When
+`TOKENSPEND_LITELLM_DATABASE_URL` is set, `export_spend_logs` first copies the rows started since the
+last export (minus a lookback for late writes) out of the proxy's database into a CSV under
+`litellm/db/`, which the same file source then loads, so database rows and exported files go through
+exactly one mapping. See README.md beside this file for the field mapping.
+
+Token classes (provider-apis.md section 6): LiteLLM's `prompt_tokens` INCLUDES cache reads, and cache
+writes (current LiteLLM; for OpenAI the write count is 0 or absent). So
+    cache_read  = metadata.usage_object.prompt_tokens_details.cached_tokens, else usage_object.cache_read_input_tokens
+    cache_write = metadata.usage_object.cache_creation_input_tokens
+    uncached    = prompt_tokens - cache_read - cache_write      (negative: the row is rejected)
+Rows that never reached the provider are skipped, not rejected: LiteLLM cache hits (`cache_hit` true,
+answered from the proxy's own cache) and failed calls (`status` failure).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from pathlib import Path
+
+from dagster_project.defs.events.sources import (
+    PROVIDERS_SQL,
+    field_text,
+    token_checks,
+    whole_number,
+)
+from dagster_project.lib.file_ingest import FileSource, sql_literal
+
+DATABASE_URL_VAR = "TOKENSPEND_LITELLM_DATABASE_URL"
+LOOKBACK_VAR = "TOKENSPEND_LITELLM_LOOKBACK_MINUTES"
+DB_SUBDIR = "db"
+SPEND_LOGS_TABLE = "LiteLLM_SpendLogs"
+
+# LiteLLM's names for the two providers whose bills we reconcile.
+PROVIDER_ALIASES = {"openai": "openai", "text-completion-openai": "openai", "anthropic": "anthropic"}
+
+_FIELDS = ("request_id", "startTime", "custom_llm_provider", "model", "prompt_tokens", "completion_tokens",
+           "spend", "end_user", "cache_hit", "status")
+_USAGE_PATHS = ("prompt_tokens_details.cached_tokens", "cache_read_input_tokens", "cache_creation_input_tokens")
+# Keys of metadata.spend_logs_metadata (the caller's free-form attribution dict) read as tags.
+SPEND_LOGS_METADATA_TAGS = ("feature", "workflow", "team", "task_id", "employee_id", "customer_id",
+                            "project_id", "api_key_id")
+_TOKENS = ("prompt_tokens", "completion_tokens", "cached_tokens", "cache_creation_input_tokens")
+
+
+def _as_json_object(expr: str) -> str:
+    """A JSON value that is an object, or a JSON-encoded string holding one, as a JSON object; else NULL."""
+    return f"""case json_type({expr})
+            when 'OBJECT' then {expr}
+            when 'VARCHAR' then case when json_valid({expr} ->> '$') and json_type(json({expr} ->> '$')) = 'OBJECT'
+                                     then json({expr} ->> '$') end
+        end"""
+
+
+def _is_undecodable(expr: str) -> str:
+    """True when the value is there but is neither a JSON object nor a JSON string holding one."""
+    return f"""(coalesce(json_type({expr}), 'NULL') <> 'NULL'
+             and not (json_type({expr}) = 'VARCHAR' and trim({expr} ->> '$') in ('', 'null'))
+             and {_as_json_object(expr)} is null)"""
+
+
+_provider_case = "case " + " ".join(
+    f"when lower({{0}}) = '{alias}' then '{provider}'" for alias, provider in PROVIDER_ALIASES.items()
+) + " else lower({0}) end"
+
+_text = field_text(_FIELDS)
+
+
+def _u(i: int) -> str:
+    return f"nullif(trim(u[{i}]), '')"
+
+
+def _t(key: str) -> str:
+    return f"nullif(trim(t[{SPEND_LOGS_METADATA_TAGS.index(key) + 1}]), '')"
+
+
+LITELLM_PARSE_SQL = f"""
+    , extracted as (
+        select *,
+            case when rec is not null and json_type(rec) = 'OBJECT'
+                 then json_extract_string(rec, [{", ".join(f"'$.{f}'" for f in _FIELDS)}]) end as v,
+            case when rec is not null and json_type(rec) = 'OBJECT' then rec -> 'metadata' end as metadata_value,
+            case when rec is not null and json_type(rec) = 'OBJECT' then rec -> 'request_tags' end as tags_value
+        from records
+    )
+    , decoded as (
+        -- metadata and request_tags are JSON in the database but JSON-encoded strings on LiteLLM's write
+        -- path (SpendLogsPayload) and in CSV exports: both are read
+        select *,
+            {_as_json_object('metadata_value')} as metadata,
+            {_is_undecodable('metadata_value')} as metadata_is_bad,
+            case json_type(tags_value)
+                when 'ARRAY' then tags_value
+                when 'VARCHAR' then case
+                    when trim(tags_value ->> '$') = '' then null
+                    when json_valid(tags_value ->> '$') and json_type(json(tags_value ->> '$')) = 'ARRAY'
+                        then json(tags_value ->> '$')
+                    -- the x-litellm-tags header form: comma-separated, whitespace trimmed
+                    when not json_valid(tags_value ->> '$') and not starts_with(trim(tags_value ->> '$'), '[')
+                        then to_json(list_filter(list_transform(string_split(tags_value ->> '$', ','), lambda s: trim(s)),
+                                                 lambda s: s <> ''))
+                end
+            end as tags_json,
+            tags_value is not null and json_type(tags_value) not in ('NULL', 'ARRAY', 'VARCHAR') as tags_wrong_type
+        from extracted
+    )
+    , nested as (
+        select *,
+            {_as_json_object("metadata -> 'usage_object'")} as usage_object,
+            {_as_json_object("metadata -> 'spend_logs_metadata'")} as spend_logs_metadata
+        from decoded
+    )
+    , fields as (
+        select _source_file, _source_line, raw_record, rec, metadata_is_bad, tags_value, tags_json, tags_wrong_type,
+            json_extract_string(usage_object, [{", ".join(f"'$.{p}'" for p in _USAGE_PATHS)}]) as u,
+            json_extract_string(spend_logs_metadata, [{", ".join(f"'$.{k}'" for k in SPEND_LOGS_METADATA_TAGS)}]) as t,
+            {_text('request_id')} as request_id,
+            {_text('startTime')} as occurred_at_text,
+            case when regexp_full_match({_text('startTime')}, '[0-9]+(\\.[0-9]+)?')
+                 then to_timestamp(cast({_text('startTime')} as double))       -- epoch seconds (callback payloads)
+                 else try_cast({_text('startTime')} as timestamptz) end as occurred_at_tz,
+            {_text('custom_llm_provider')} as provider_text,
+            {_provider_case.format(_text('custom_llm_provider'))} as provider,
+            {_text('model')} as model_text,
+            {_text('prompt_tokens')} as prompt_tokens_text,
+            {_text('completion_tokens')} as completion_tokens_text,
+            {_text('spend')} as spend_text,
+            {_text('end_user')} as end_user,
+            lower(coalesce({_text('cache_hit')}, '')) = 'true' as is_cache_hit,
+            lower(coalesce({_text('status')}, json_extract_string(metadata, '$.status'), '')) = 'failure' as is_failure
+        from nested
+    )
+    , tokens as (
+        select *,
+            coalesce({_u(1)}, {_u(2)}) as cached_tokens_text,
+            {_u(3)} as cache_creation_input_tokens_text
+        from fields
+    )
+    , typed as (
+        select *,
+            {", ".join(f"{whole_number(f + '_text')} as {f}" for f in _TOKENS)}
+        from tokens
+    )
+    , mapped as (
+        select *,
+            prompt_tokens - coalesce(cached_tokens, 0) - coalesce(cache_creation_input_tokens, 0) as uncached_input_tokens,
+            -- a provider prefix the proxy kept on the model id ('anthropic/claude-...') is dropped
+            case when provider in ({PROVIDERS_SQL}) then regexp_replace(model_text, '^' || provider || '/', '')
+                 else model_text end as model
+        from typed
+    )
+    select
+        request_id,
+        cast(occurred_at_tz at time zone 'UTC' as timestamp) as occurred_at,
+        provider, model,
+        -- LiteLLM's api_key is the hash of ITS virtual key, not a provider key: provider key and project
+        -- are known only when the caller or the deployment says so (spend_logs_metadata or key:value tags)
+        {_t('api_key_id')} as api_key_id,
+        {_t('project_id')} as project_id,
+        uncached_input_tokens,
+        coalesce(cached_tokens, 0) as cache_read_input_tokens,
+        coalesce(cache_creation_input_tokens, 0) as cache_write_input_tokens,
+        coalesce(completion_tokens, 0) as output_tokens,
+        false as batch,
+        cast(null as varchar) as service_tier,
+        {_t('feature')} as feature,
+        {_t('workflow')} as workflow,
+        {_t('task_id')} as task_id,
+        {_t('team')} as team,
+        {_t('employee_id')} as employee_id,
+        coalesce({_t('customer_id')}, end_user) as customer_id,
+        'litellm' as source_system,
+        cast(tags_json as varchar) as raw_tags,
+        cast(json_object('prompt_tokens', prompt_tokens, 'completion_tokens', completion_tokens,
+                         'cached_tokens', cached_tokens, 'cache_creation_input_tokens', cache_creation_input_tokens,
+                         'spend', spend_text, 'custom_llm_provider', provider_text) as varchar) as source_usage,
+        _source_file, _source_line, raw_record,
+        case
+            when rec is null then 'not valid JSON'
+            when json_type(rec) <> 'OBJECT' then 'not a JSON object'
+            when request_id is null then 'missing request_id'
+            when occurred_at_text is null then 'missing startTime'
+            when occurred_at_tz is null then 'startTime is not a timestamp: ' || occurred_at_text
+            when provider_text is null then 'missing custom_llm_provider'
+            when provider not in ({PROVIDERS_SQL}) then 'unknown provider: ' || provider_text
+            when model_text is null then 'missing model'
+            when metadata_is_bad then 'metadata is not a JSON object'
+            when tags_wrong_type or (tags_value is not null and json_type(tags_value) = 'VARCHAR'
+                                     and trim(tags_value ->> '$') <> '' and tags_json is null)
+                then 'request_tags is not a list of tags: ' || cast(tags_value as varchar)
+            when prompt_tokens_text is null then 'missing prompt_tokens'
+            {token_checks(_TOKENS)}
+            when uncached_input_tokens < 0 then
+                'prompt_tokens ' || prompt_tokens || ' is less than cached ' || coalesce(cached_tokens, 0)
+                || ' + cache_creation ' || coalesce(cache_creation_input_tokens, 0)
+                || ' (LiteLLM prompt_tokens includes both)'
+        end as _reject_reason
+    from mapped
+    -- never sent to the provider: nothing to attribute (not a bad row either)
+    where not (is_cache_hit or is_failure)"""
+
+LITELLM_FILES = FileSource(name="litellm_files", table="request_events", subdir="litellm", parse_sql=LITELLM_PARSE_SQL)
+
+
+# --- the proxy's PostgreSQL -------------------------------------------------------------------------
+
+# Only the columns the mapping reads (never messages, response or proxy_server_request: prompts).
+EXPORT_COLUMNS = ("request_id", "call_type", "spend", "total_tokens", "prompt_tokens", "completion_tokens",
+                  "startTime", "endTime", "model", "model_group", "custom_llm_provider", "end_user", "metadata",
+                  "request_tags", "cache_hit", "status")
+
+
+def database_url() -> str | None:
+    """`TOKENSPEND_LITELLM_DATABASE_URL` (read at call time, never stored or logged), or None when unset."""
+    return os.environ.get(DATABASE_URL_VAR) or None
+
+
+def lookback() -> dt.timedelta:
+    """How far before the newest loaded row each export starts again (`TOKENSPEND_LITELLM_LOOKBACK_MINUTES`,
+    default 60): LiteLLM writes spend logs in batches, so a row can appear after later-started ones."""
+    minutes = float(os.environ.get(LOOKBACK_VAR, "60"))
+    if minutes < 0:
+        raise ValueError(f"{LOOKBACK_VAR} must not be negative, got {minutes}")
+    return dt.timedelta(minutes=minutes)
+
+
+def export_query(available_columns: set[str], since: dt.datetime | None) -> str:
+    """The COPY statement that writes the spend logs started at or after `since` (UTC) as CSV with a header.
+
+    Only columns present in this LiteLLM version's table are selected (older schemas lack some); the
+    mapping treats a missing column as null. Time zone handling: the session is UTC, so `startTime`
+    (timestamp without time zone, written in UTC) compares with the UTC watermark as it is.
+    """
+    missing = {"request_id", "startTime", "prompt_tokens"} - available_columns
+    if missing:
+        raise ValueError(f"{SPEND_LOGS_TABLE} has no column(s) {sorted(missing)}: is this a LiteLLM database?")
+    columns = ", ".join(f'"{c}"' for c in EXPORT_COLUMNS if c in available_columns)
+    where = f"""where "startTime" >= {sql_literal(since.strftime('%Y-%m-%d %H:%M:%S.%f'))}::timestamp""" if since else ""
+    return (f'copy (select {columns} from "{SPEND_LOGS_TABLE}" {where} order by "startTime", request_id) '
+            "to stdout (format csv, header)")
+
+
+def export_folder(landing_dir: Path) -> Path:
+    return LITELLM_FILES.folder(landing_dir) / DB_SUBDIR
+
+
+def watermark(con, landing_dir: Path) -> dt.datetime | None:
+    """Start of the next export: the newest `startTime` loaded from earlier exports, minus the lookback."""
+    prefix = str(export_folder(landing_dir)) + os.sep
+    newest = con.execute(
+        "select max(occurred_at) from raw.request_events where source_system = 'litellm' "
+        "and starts_with(_source_file, ?)", [prefix]
+    ).fetchone()[0]
+    return newest - lookback() if newest else None
+
+
+def copy_spend_logs(url: str, since: dt.datetime | None, out) -> None:
+    """Stream the spend logs since `since` from the LiteLLM database at `url` into the binary file `out`."""
+    import psycopg  # only needed when a database is configured
+
+    try:
+        with psycopg.connect(url, connect_timeout=10, autocommit=True) as db:
+            db.execute("set time zone 'UTC'")
+            db.execute("set statement_timeout = '15min'")
+            columns = {r[0] for r in db.execute(
+                "select column_name from information_schema.columns where table_name = %s "
+                "and table_schema = any(current_schemas(false))", [SPEND_LOGS_TABLE]).fetchall()}
+            with db.cursor().copy(export_query(columns, since)) as copy:
+                for chunk in copy:
+                    out.write(chunk)
+    except psycopg.Error as exc:
+        # the message never contains the URL; the variable is named so the reader knows where to look
+        raise RuntimeError(f"LiteLLM database ({DATABASE_URL_VAR}): {type(exc).__name__}: {exc}") from exc
+
+
+_EXPORT_NAME = "spend_logs_%Y%m%dT%H%M%S%fZ.csv"
+
+
+def exported_at(path: Path) -> dt.datetime | None:
+    """When an export file was written (UTC, naive), from its name; None for a file named otherwise."""
+    try:
+        return dt.datetime.strptime(path.name, _EXPORT_NAME)
+    except ValueError:
+        return None
+
+
+def export_spend_logs(con, landing_dir: Path, url: str, now: dt.datetime | None = None) -> Path | None:
+    """Land the spend logs started since the watermark as `litellm/db/spend_logs_<now>.csv`; None if none.
+
+    The lookback reads some rows again; those already in an earlier export (any export written since
+    the watermark, the only ones that can hold such rows) are left out, so each row lands once and a
+    run with nothing new lands nothing. The file is written under `.partial/` and moved into place
+    only when complete, so a failed export leaves nothing for the loader to pick up.
+    """
+    now = (now or dt.datetime.now(dt.UTC)).replace(tzinfo=None)
+    folder = export_folder(landing_dir)
+    partial = folder / ".partial"
+    partial.mkdir(parents=True, exist_ok=True)
+    name = now.strftime(_EXPORT_NAME)
+    fetched, filtered = partial / ("fetched_" + name), partial / name
+    since = watermark(con, landing_dir)
+    try:
+        with fetched.open("wb") as out:
+            copy_spend_logs(url, since, out)
+        if not _has_rows(fetched):
+            return None
+        earlier = sorted(str(p) for p in folder.glob("spend_logs_*.csv")
+                         if (at := exported_at(p)) is not None and (since is None or at >= since))
+        read = f"read_csv({sql_literal(str(fetched))}, header = true, all_varchar = true)"
+        already = (f"where request_id not in (select request_id from read_csv([{', '.join(map(sql_literal, earlier))}], "
+                   "header = true, all_varchar = true, union_by_name = true) where request_id is not null)"
+                   if earlier else "")
+        con.execute(f"copy (select * from {read} {already}) to {sql_literal(str(filtered))} (format csv, header)")
+        if not _has_rows(filtered):
+            return None
+        target = folder / name
+        filtered.replace(target)
+        return target
+    finally:
+        fetched.unlink(missing_ok=True)
+        filtered.unlink(missing_ok=True)
+
+
+def _has_rows(csv_path: Path) -> bool:
+    """True when a CSV file with a header line has at least one more line."""
+    with csv_path.open("rb") as f:
+        f.readline()
+        return bool(f.readline())

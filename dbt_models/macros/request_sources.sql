@@ -1,0 +1,92 @@
+{#
+    Request-level sources and their tags: the ONE place that says which source wins and how a tag is
+    written. Used by stg_events__requests (dedupe and tag merge) and int_request_events_attributed.
+
+    request_source_precedence(): source_system values of raw.request_events, most trusted first.
+      event_file  the application's own event log: it knows the feature, workflow and task it is in
+      litellm     the gateway: billing-grade token counts, tags only as callers or deployments set them
+      otel        GenAI spans: token counts as the instrumentation reports them, tags by attribute mapping
+    The same request_id seen by several sources is counted once: the row of the first source in this
+    list wins (its tokens, model, time); a tag (or api_key_id / project_id) missing on the winning row
+    is taken from the next source in this list that has it.
+#}
+{% macro request_source_precedence() -%}
+    {{ return(['event_file', 'litellm', 'otel']) }}
+{%- endmacro %}
+
+
+{# source_precedence_rank(column): 1 for the most trusted source, then 2, ...; unknown sources last. #}
+{% macro source_precedence_rank(column) -%}
+    case {{ column }}
+    {%- for s in request_source_precedence() %} when '{{ s }}' then {{ loop.index }}{% endfor %}
+    else {{ request_source_precedence() | length + 1 }} end
+{%- endmacro %}
+
+
+{#
+    tag_dimensions(): the request tags, with the keys a `key:value` tag may use for each. Tags are our
+    convention on top of opaque strings (LiteLLM request_tags, e.g. "feature:ticket-summary"); a tag
+    without one of these keys is kept in raw_tags but attributes nothing.
+#}
+{% macro tag_dimensions() -%}
+    {{ return({
+        'feature': ['feature'],
+        'workflow': ['workflow'],
+        'task_id': ['task', 'task_id'],
+        'team': ['team'],
+        'employee_id': ['employee', 'employee_id'],
+        'customer_id': ['customer', 'customer_id'],
+    }) }}
+{%- endmacro %}
+
+{# placement_tag_keys(): key:value tags that place a gateway request in a provider project / key. #}
+{% macro placement_tag_keys() -%}
+    {{ return({'project_id': ['project', 'project_id'], 'api_key_id': ['api_key', 'api_key_id']}) }}
+{%- endmacro %}
+
+
+{#
+    normalize_tag_value(column): the one spelling of a tag value: lower-cased, trimmed, every run of
+    internal whitespace one '-' ("  Search   Answers " -> "search-answers"); empty -> null.
+#}
+{% macro normalize_tag_value(column) -%}
+    {{ return(adapter.dispatch('normalize_tag_value', 'tokenspend')(column)) }}
+{%- endmacro %}
+
+{% macro default__normalize_tag_value(column) -%}
+    nullif(replace(trim(regexp_replace(lower({{ column }}), '\s+', ' ', 'g')), ' ', '-'), '')
+{%- endmacro %}
+
+{% macro snowflake__normalize_tag_value(column) -%}
+    nullif(replace(trim(regexp_replace(lower({{ column }}), '\\s+', ' ')), ' ', '-'), '')
+{%- endmacro %}
+
+{% macro bigquery__normalize_tag_value(column) -%}
+    nullif(replace(trim(regexp_replace(lower({{ column }}), r'\s+', ' ')), ' ', '-'), '')
+{%- endmacro %}
+
+
+{#
+    tag_from_list(tags_json, keys): the value of the first `key:value` tag whose key is one of `keys`
+    (case-insensitive, blanks around ':' allowed) in a JSON array of strings, as text; null if none.
+    `["Feature: Search Answers", "team:support"]`, ['feature'] -> 'Search Answers'.
+#}
+{% macro tag_from_list(tags_json, keys) -%}
+    {{ return(adapter.dispatch('tag_from_list', 'tokenspend')(tags_json, keys)) }}
+{%- endmacro %}
+
+{% macro default__tag_from_list(tags_json, keys) -%}
+    nullif(regexp_extract({{ tags_json }}, '(?i)"\s*(?:{{ keys | join("|") }})\s*:\s*([^"]*)"', 1), '')
+{%- endmacro %}
+
+{% macro postgres__tag_from_list(tags_json, keys) -%}
+    nullif(substring({{ tags_json }} from '(?i)"\s*(?:{{ keys | join("|") }})\s*:\s*([^"]*)"'), '')
+{%- endmacro %}
+
+{% macro snowflake__tag_from_list(tags_json, keys) -%}
+    nullif(regexp_substr({{ tags_json }}, '"\\s*({{ keys | join("|") }})\\s*:\\s*([^"]*)"', 1, 1, 'ie', 2), '')
+{%- endmacro %}
+
+{% macro bigquery__tag_from_list(tags_json, keys) -%}
+    nullif(regexp_extract({{ tags_json }}, r'(?i)"\s*(?:{{ keys | join("|") }})\s*:\s*([^"]*)"'), '')
+{%- endmacro %}
