@@ -3,8 +3,15 @@
 -- (valid_from <= date < valid_to), in USD per million tokens, batch multiplier already applied.
 --
 -- Price choice per token class: the model's priced_model (int_models_resolved); a row of the exact
--- service tier, else the 'standard' row; a row of the exact context window, else the 'all' row; if
--- several remain, the latest valid_from. A class with no row in force has a null price.
+-- service tier, else the 'standard' row (an unknown tier such as flex is priced as standard); a row of
+-- the exact context window, else the 'all' row; if several remain, the latest valid_from. The tier
+-- is preferred over the context window: priority traffic above 200k takes the priority 'all' row when
+-- the book has no priority long-context row. A class with no row in force has a null price.
+--
+-- Request events carry no context window: an Anthropic request whose input (uncached + cache read +
+-- cache writes) exceeds 200,000 tokens is keyed '200k-1M' (Anthropic's long-context rule), any other
+-- request null (the 'all' row). int_request_events_attributed derives the same key in its pricing
+-- join, and int_reconciliation_groups in its event pricing.
 {%- set key = ['usage_date', 'provider', 'model', 'service_tier', 'context_window', 'is_batch'] %}
 with
 
@@ -19,7 +26,12 @@ event_keys as (
 
     select distinct
         usage_date, provider, model, service_tier,
-        cast(null as {{ dbt.type_string() }}) as context_window,
+        case
+            when provider = 'anthropic'
+                and uncached_input_tokens + cache_read_input_tokens + cache_write_5m_input_tokens
+                    + cache_write_1h_input_tokens > 200000
+                then '200k-1M'
+        end as context_window,
         is_batch
     from {{ ref('stg_events__requests') }}
 
