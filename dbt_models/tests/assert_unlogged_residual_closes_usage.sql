@@ -1,8 +1,9 @@
 {{ config(meta={'dagster': {'ref': {'name': 'int_spend_units'}}}) }}
 -- The unlogged residual is exactly the usage the event log does not explain: per match key
 -- (usage_date x provider x project_id x api_key_id x model_key x is_batch) and token class,
--- residual tokens = max(usage tokens - logged tokens, 0). Returns the match keys and classes that
--- break it.
+-- residual tokens = max(usage tokens - logged tokens, 0), where the 5-minute and 1-hour cache-write
+-- classes count as one family (the event log cannot tell them apart). Returns the match keys and
+-- classes that break it.
 {%- set match_key = ['usage_date', 'provider', 'project_id', 'api_key_id', 'model_key', 'is_batch'] %}
 with
 
@@ -66,6 +67,9 @@ compared as (
 select *
 from compared
 where
-    {% for c in token_classes() -%}
-    residual_{{ c }} <> greatest(usage_{{ c }} - logged_{{ c }}, 0){% if not loop.last %} or{% endif %}
-    {% endfor %}
+    {% for c in token_classes() if c not in ('cache_write_5m_input', 'cache_write_1h_input') -%}
+    residual_{{ c }} <> greatest(usage_{{ c }} - logged_{{ c }}, 0) or
+    {% endfor -%}
+    residual_cache_write_5m_input + residual_cache_write_1h_input
+        <> greatest(usage_cache_write_5m_input + usage_cache_write_1h_input
+                    - logged_cache_write_5m_input - logged_cache_write_1h_input, 0)

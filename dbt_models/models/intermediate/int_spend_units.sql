@@ -4,7 +4,8 @@
 --   request           logged requests, aggregated
 --   unlogged_residual per provider usage row, the usage the event log does not explain: usage tokens
 --                     minus the tokens of logged requests with the same (usage_date, provider,
---                     project_id, api_key_id, model_key, is_batch), per class, clamped at 0;
+--                     project_id, api_key_id, model_key, is_batch), per class, clamped at 0
+--                     (the two cache-write classes count as one family, see residual_rows);
 --                     attributed by API key owner, then project owner, else untagged.
 -- When several usage rows share one match key (e.g. two service tiers, or two model ids of one
 -- model_key), the logged tokens are taken from them in a fixed order (standard tier first, then
@@ -154,12 +155,32 @@ residual_rows as (
             - greatest(usage_running.logged_request_count - usage_running.earlier_request_count, 0),
             0
         ) as request_count,
+        {%- set writes_available -%}
+            greatest(
+                usage_running.logged_cache_write_5m_input_tokens + usage_running.logged_cache_write_1h_input_tokens
+                - usage_running.earlier_cache_write_5m_input - usage_running.earlier_cache_write_1h_input,
+                0
+            )
+        {%- endset %}
         {% for c in token_classes() -%}
+        {% if c == 'cache_write_5m_input' -%}
+        -- Cache writes are one family: the event log has a single cache-write class, so a logged write
+        -- may be a 1-hour write in the usage report. Logged writes absorb 5-minute usage first, then
+        -- 1-hour usage; only writes no logged request explains are residual.
+        greatest(usage_running.cache_write_5m_input_tokens - {{ writes_available }}, 0) as cache_write_5m_input_tokens,
+        {% elif c == 'cache_write_1h_input' -%}
+        greatest(
+            usage_running.cache_write_1h_input_tokens
+            - greatest({{ writes_available }} - usage_running.cache_write_5m_input_tokens, 0),
+            0
+        ) as cache_write_1h_input_tokens,
+        {% else -%}
         greatest(
             usage_running.{{ c }}_tokens
             - greatest(usage_running.logged_{{ c }}_tokens - usage_running.earlier_{{ c }}, 0),
             0
         ) as {{ c }}_tokens{% if not loop.last %},{% endif %}
+        {% endif -%}
         {% endfor %}
     from usage_running
 
