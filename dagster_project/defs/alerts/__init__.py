@@ -1,0 +1,1 @@
+"""Budgets and alerts: alert state (ops.alerts), the alerts sensor and the hard-cap export for a gateway."""
