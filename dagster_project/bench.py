@@ -1,10 +1,14 @@
-"""`make bench`: event-load throughput and memory, as ratios against plain DuckDB on the same file.
+"""`make bench`: load throughput and warehouse build cost, as ratios against references from the same run.
 
 Each measurement runs in a fresh subprocess (so peak memory is its own) on the same generated file of
 event-log lines. The reference is DuckDB's own `read_json` into a table: the floor for reading the
 file. tokenspend's load adds line numbering, validation with reasons, rejects and the per-file
 transaction; the ratio says what that costs. Absolute events per second are printed for the record,
 but only the ratios are comparable between machines.
+
+The second measurement builds the whole demo warehouse at scale 1 (the reference) and at a larger
+scale, and reports how time and memory grow against volume: a time-per-event ratio near or below 1
+means the build scales linearly (fixed costs such as dbt start-up make it fall below 1).
 """
 
 from __future__ import annotations
@@ -44,6 +48,33 @@ copy (
 """
 
 
+def _child_warehouse(scale: str, root: str) -> None:
+    """Build the whole demo warehouse at `scale` under `root`; print time, peak memory and volume."""
+    os.environ.update({
+        "TOKENSPEND_DEMO_SCALE": scale,
+        "TOKENSPEND_DUCKDB_PATH": str(Path(root) / "tokenspend.duckdb"),
+        "TOKENSPEND_LANDING_DIR": str(Path(root) / "landing"),
+    })
+    for var in ("OPENAI_ADMIN_KEY", "ANTHROPIC_ADMIN_KEY", "DAGSTER_HOME"):
+        os.environ.pop(var, None)
+    import contextlib
+
+    import dagster as dg
+    import duckdb
+
+    from dagster_project.cli import materialize_all
+
+    started = time.perf_counter()
+    with contextlib.redirect_stdout(sys.stderr):
+        materialize_all(instance=dg.DagsterInstance.ephemeral())
+    elapsed = time.perf_counter() - started
+    con = duckdb.connect(os.environ["TOKENSPEND_DUCKDB_PATH"], read_only=True)
+    rows = con.execute("select count(*) from raw.request_events").fetchone()[0]
+    con.close()
+    peak_kib = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+    print(json.dumps({"mode": f"scale {scale}", "rows": rows, "seconds": elapsed, "peak_mib": peak_kib / 1024}))
+
+
 def _child(mode: str, path: str, db: str) -> None:
     import duckdb
 
@@ -67,21 +98,28 @@ def _child(mode: str, path: str, db: str) -> None:
     print(json.dumps({"mode": mode, "rows": rows, "seconds": elapsed, "peak_mib": peak_kib / 1024}))
 
 
-def _measure(mode: str, path: Path, db: Path) -> dict:
+def _measure(mode: str, path: Path | str, db: Path | str) -> dict:
     out = subprocess.run(
         [sys.executable, "-m", "dagster_project.bench", "--child", mode, str(path), str(db)],
-        check=True, capture_output=True, text=True,
+        capture_output=True, text=True,
     )
+    if out.returncode != 0:
+        raise SystemExit(f"benchmark step {mode} {path} failed:\n{out.stderr[-3000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=int(os.environ.get("TOKENSPEND_BENCH_EVENTS", 1_000_000)))
+    parser.add_argument("--warehouse-scale", type=float, default=float(os.environ.get("TOKENSPEND_BENCH_SCALE", 4)),
+                        help="also build the whole demo warehouse at scale 1 and at this scale (0 to skip)")
     parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
-        _child(*args.child)
+        if args.child[0] == "warehouse":
+            _child_warehouse(args.child[1], args.child[2])
+        else:
+            _child(*args.child)
         return 0
 
     import duckdb
@@ -102,7 +140,23 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  time ratio   tokenspend / reference: {ours['seconds'] / ref['seconds']:.2f}")
     print(f"  memory ratio tokenspend / reference: {ours['peak_mib'] / ref['peak_mib']:.2f}")
     print(f"  throughput on this machine: {args.events / ours['seconds']:,.0f} events/s")
+    if args.warehouse_scale:
+        _bench_warehouse(args.warehouse_scale)
     return 0
+
+
+def _bench_warehouse(scale: float) -> None:
+    """Whole pipeline at scale 1 (the reference) and at `scale`: does time grow no faster than volume?"""
+    with tempfile.TemporaryDirectory(prefix="tokenspend-bench-") as tmp:
+        ref = _measure("warehouse", "1", Path(tmp) / "s1")
+        big = _measure("warehouse", str(scale), Path(tmp) / "sN")
+    volume = big["rows"] / ref["rows"]
+    print(f"whole warehouse build (demo, make run's three runs), scale 1 vs scale {scale:g}")
+    print(f"  scale 1:      {ref['rows']:,} events, {ref['seconds']:.1f} s, peak {ref['peak_mib']:,.0f} MiB")
+    print(f"  scale {scale:<6g}  {big['rows']:,} events, {big['seconds']:.1f} s, peak {big['peak_mib']:,.0f} MiB")
+    print(f"  volume ratio {volume:.2f}; time ratio {big['seconds'] / ref['seconds']:.2f}; "
+          f"memory ratio {big['peak_mib'] / ref['peak_mib']:.2f}")
+    print(f"  time per event, scale {scale:g} / scale 1: {(big['seconds'] / big['rows']) / (ref['seconds'] / ref['rows']):.2f}")
 
 
 if __name__ == "__main__":

@@ -1,9 +1,14 @@
-"""Every setting tokenspend reads, in one place, all from the environment.
+"""The settings shared by the whole code location, all from the environment.
+
+A setting that belongs to one source or check is read by that module, through one documented function
+(`defs/events/litellm.py`, `defs/events/otel.py`, `defs/checks/*.py`); `.env.example` and the README
+list every variable.
 
 Paths default to folders under the repository so that `make run` works on a fresh clone; the DuckDB
 path is the one setting shared by Dagster and dbt (`dbt_models/profiles.yml` reads the same variable).
-Secrets (the admin keys) are not read here: each provider resource reads its own key through
-`dagster.EnvVar`, so a key never passes through a settings object that could be logged.
+Secrets (the admin keys) are not read here: each provider resource reads its own key from the
+environment when it builds a client and puts it only into request headers, so a key never passes
+through a settings object or config value that could be logged.
 """
 
 from __future__ import annotations
@@ -57,3 +62,27 @@ def export_dbt_env() -> None:
     """Make dbt, run as a subprocess, see the same warehouse file as Dagster."""
     os.environ["TOKENSPEND_DUCKDB_PATH"] = str(duckdb_path())
     duckdb_path().parent.mkdir(parents=True, exist_ok=True)
+
+
+def alert_webhook_url() -> str | None:
+    """Where new alerts are POSTed as JSON (`TOKENSPEND_ALERT_WEBHOOK_URL`; unset = run log only).
+
+    Read at call time, so the sensor follows a changed environment. The URL may carry a token: it is
+    only ever put into the request, and logs name its host alone.
+    """
+    return os.environ.get("TOKENSPEND_ALERT_WEBHOOK_URL") or None
+
+
+def export_dir() -> Path:
+    """Where files for other systems are written (`TOKENSPEND_EXPORT_DIR`; default `exports/` beside the
+    warehouse file, i.e. `warehouse/exports`, so a warehouse under a temporary folder exports there too)."""
+    return _path("TOKENSPEND_EXPORT_DIR", duckdb_path().parent / "exports")
+
+
+def anomaly_alert_days() -> int:
+    """How many days up to the as-of date a spend anomaly opens or keeps an alert
+    (`TOKENSPEND_ANOMALY_ALERT_DAYS`, default 7); older anomalies resolve and stay as history in the mart."""
+    value = int(os.environ.get("TOKENSPEND_ANOMALY_ALERT_DAYS", "7"))
+    if value < 1:
+        raise ValueError(f"TOKENSPEND_ANOMALY_ALERT_DAYS must be at least 1, got {value}")
+    return value
