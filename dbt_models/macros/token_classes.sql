@@ -48,3 +48,18 @@
         else {{ usd_from_per_million('(' ~ (terms | join(' + ')) ~ ')') }}
     end
 {%- endmacro %}
+
+
+{#
+    event_context_window(prefix): the price book's context window for a request that reports none
+    (event logs and spans carry no context window): '200k-1M' for an Anthropic request whose input
+    (all four input classes) exceeds 200,000 tokens, Anthropic's long-context rule; else NULL.
+#}
+{% macro event_context_window(prefix='') -%}
+    case
+        when {{ prefix }}provider = 'anthropic'
+            and {{ prefix }}uncached_input_tokens + {{ prefix }}cache_read_input_tokens
+                + {{ prefix }}cache_write_5m_input_tokens + {{ prefix }}cache_write_1h_input_tokens > 200000
+            then '200k-1M'
+    end
+{%- endmacro %}

@@ -26,12 +26,7 @@ event_keys as (
 
     select distinct
         usage_date, provider, model, service_tier,
-        case
-            when provider = 'anthropic'
-                and uncached_input_tokens + cache_read_input_tokens + cache_write_5m_input_tokens
-                    + cache_write_1h_input_tokens > 200000
-                then '200k-1M'
-        end as context_window,
+        {{ event_context_window() }} as context_window,
         is_batch
     from {{ ref('stg_events__requests') }}
 

@@ -117,12 +117,7 @@ requests_slotted as (
     select
         *,
         -- the long-context key int_prices_resolved derives for events (Anthropic input > 200k)
-        case
-            when provider = 'anthropic'
-                and uncached_input_tokens + cache_read_input_tokens + cache_write_5m_input_tokens
-                    + cache_write_1h_input_tokens > 200000
-                then '200k-1M'
-        end as context_window
+        {{ event_context_window() }} as context_window
 
     from requests
 

@@ -301,13 +301,7 @@ priced as (
         and requests.service_tier = prices.service_tier
         -- events carry no context window: an Anthropic request with > 200k input tokens is long-context
         -- (the same key int_prices_resolved derives for events); any other request takes the 'all' price
-        and coalesce(prices.context_window, 'all') = case
-            when requests.provider = 'anthropic'
-                and requests.uncached_input_tokens + requests.cache_read_input_tokens
-                    + requests.cache_write_5m_input_tokens + requests.cache_write_1h_input_tokens > 200000
-                then '200k-1M'
-            else 'all'
-        end
+        and coalesce(prices.context_window, 'all') = coalesce({{ event_context_window('requests.') }}, 'all')
         and requests.is_batch = prices.is_batch
 
 ),
