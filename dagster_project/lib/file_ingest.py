@@ -63,11 +63,9 @@ def records_sql(path: Path, fmt: str) -> str:
             )
             where line is not null and trim(line) <> ''"""
     if fmt == "csv":
+        # numbered against the file's own lines by `_prepare_csv`, which must run first
         return f"""
-            select {p} as _source_file, row_number() over () + 1 as _source_line,
-                   to_json(t) as rec, to_json(t)::varchar as raw_record
-            from read_csv({p}, all_varchar = true, header = true, compression = 'auto',
-                          store_rejects = true) t"""
+            select {p} as _source_file, _source_line, rec, rec::varchar as raw_record from _ts_csv_lines"""
     if fmt == "parquet":
         return f"""
             select {p} as _source_file, file_row_number + 1 as _source_line,
@@ -105,13 +103,46 @@ class LoadSummary:
     rows_rejected: int = 0
 
 
+def _prepare_csv(con: duckdb.DuckDBPyConnection, path: Path) -> None:
+    """Read a CSV file into `_ts_csv_lines(_source_line, rec)`, numbered by the file's own lines.
+
+    DuckDB's reader keeps rows it cannot read (wrong column count, bad quoting) in `reject_errors`
+    with their line; the rows it kept are the remaining lines in order (line 1 is the header), so each
+    kept row gets its true line number even after a refused one.
+    """
+    p = sql_literal(str(path))
+    # DuckDB appends every scan's refused rows to the same session tables: start each file afresh
+    con.execute("drop table if exists reject_errors")
+    con.execute("drop table if exists reject_scans")
+    con.execute(f"""
+        create or replace temp table _ts_csv as
+        select row_number() over () as _kept_idx, to_json(t) as rec
+        from read_csv({p}, all_varchar = true, header = true, compression = 'auto', store_rejects = true) t""")
+    if not _has_csv_rejects(con):
+        con.execute("create temp table reject_errors as select null::bigint as line, null::varchar as error_message, "
+                    "null::varchar as csv_line where false")
+    con.execute("""
+        create or replace temp table _ts_csv_lines as
+        with rejected as (
+            select distinct line from reject_errors where line is not null
+        ), candidates as (
+            select l as line
+            from range(2, 2 + (select count(*) from _ts_csv) + (select count(*) from rejected)) t(l)
+            where l not in (select line from rejected)
+        ), numbered as (
+            select line, row_number() over (order by line) as _kept_idx from candidates
+        )
+        select numbered.line as _source_line, _ts_csv.rec
+        from _ts_csv join numbered using (_kept_idx)""")
+
+
+def _has_csv_rejects(con: duckdb.DuckDBPyConnection) -> bool:
+    return con.execute("select count(*) from duckdb_tables() where table_name = 'reject_errors'").fetchone()[0] > 0
+
+
 def _csv_structure_rejects(con: duckdb.DuckDBPyConnection, path: Path) -> str | None:
-    """Rows DuckDB's CSV reader refused (wrong column count, bad quoting), as rejects; None if none."""
-    try:
-        count = con.execute("select count(*) from reject_errors").fetchone()[0]
-    except duckdb.Error:
-        return None
-    if not count:
+    """Rows DuckDB's CSV reader refused in this file's scan, as rejects; None if none."""
+    if not con.execute("select count(*) from reject_errors").fetchone()[0]:
         return None
     return f"""
         select {sql_literal(str(path))} as _source_file, line as _source_line,
@@ -125,6 +156,8 @@ def load_file(con: duckdb.DuckDBPyConnection, source: FileSource, path: Path) ->
     stat = path.stat()
     reader = source.reader(path, fmt)
     try:
+        if fmt == "csv":
+            _prepare_csv(con, path)
         con.execute(
             f"create or replace temp table _ts_parsed as with records as ({reader}) {source.parse_sql}"
         )
@@ -158,7 +191,8 @@ def load_file(con: duckdb.DuckDBPyConnection, source: FileSource, path: Path) ->
             [source.name, p, stat.st_size, dt.datetime.fromtimestamp(stat.st_mtime, dt.UTC).replace(tzinfo=None), loaded_at],
         ),
     ])
-    con.execute("drop table if exists _ts_parsed")
+    for temp in ("_ts_parsed", "_ts_csv", "_ts_csv_lines"):
+        con.execute(f"drop table if exists {temp}")
     return good, bad
 
 

@@ -45,7 +45,7 @@ def provider_endpoint_asset(endpoint: Endpoint, resource_key: str, description: 
             result = land_window(api.client(settings.landing_dir()), endpoint, start, end, settings.landing_dir(), con)
         context.log.info(
             f"{endpoint.provider} {endpoint.path} ({api.mode()}): {start}..{end} landed "
-            f"{result.pages} page(s) from {result.requests} request(s), {result.rows} row(s)"
+            f"{result.pages} page(s) (HTTP requests) from {result.queries} paged query(ies), {result.rows} row(s)"
         )
         return dg.MaterializeResult(
             metadata={

@@ -95,7 +95,7 @@ class LandResult:
     window_start: dt.date
     window_end: dt.date
     pages: int
-    requests: int
+    queries: int  # paged queries: one per window, or one per day for per-day endpoints
     rows: int
     folder: Path
 

@@ -1,7 +1,8 @@
-{# normalize_tag(column): trimmed, lower-cased, empty string -> null. Used for every attribution tag
-   and seed key (feature, workflow, team, employee_id, task_id, outcome) so they join reliably. #}
+{# normalize_tag(column): the one normalisation of every attribution tag and seed key (feature,
+   workflow, team, employee_id, task_id, outcome), so a tag and a seed value always join: lower-cased,
+   trimmed, inner whitespace to '-', empty string -> null (normalize_tag_value in request_sources.sql). #}
 {% macro normalize_tag(column) -%}
-    nullif(lower(trim({{ column }})), '')
+    {{ normalize_tag_value(column) }}
 {%- endmacro %}
 
 

@@ -53,8 +53,19 @@
     {{ return(adapter.dispatch('normalize_tag_value', 'tokenspend')(column)) }}
 {%- endmacro %}
 
+{# Three-argument regexp_replace replaces every match on Spark, Databricks, Snowflake and BigQuery;
+   runs of spaces collapse to one '-' (tabs and newlines inside a tag are left as they are). #}
 {% macro default__normalize_tag_value(column) -%}
+    nullif(replace(trim(regexp_replace(lower({{ column }}), ' +', ' ')), ' ', '-'), '')
+{%- endmacro %}
+
+{# DuckDB and PostgreSQL replace only the first match unless told 'g'. #}
+{% macro duckdb__normalize_tag_value(column) -%}
     nullif(replace(trim(regexp_replace(lower({{ column }}), '\s+', ' ', 'g')), ' ', '-'), '')
+{%- endmacro %}
+
+{% macro postgres__normalize_tag_value(column) -%}
+    {{ duckdb__normalize_tag_value(column) }}
 {%- endmacro %}
 
 {% macro snowflake__normalize_tag_value(column) -%}

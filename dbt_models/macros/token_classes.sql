@@ -1,5 +1,5 @@
 {#
-    The one token-class vocabulary every model uses (see provider-apis.md §10). The five classes are
+    The one token-class vocabulary every model uses (one vocabulary for every source). The five classes are
     DISJOINT: their sum is all tokens of a request. Columns are named `<class>_tokens`; the price book's
     token_class column uses the bare class names.
 #}

@@ -1,7 +1,7 @@
 {{ config(meta={'dagster': {'ref': {'name': 'fct_token_spend'}}}) }}
 -- For every usage_date x provider, the fact's allocated cost equals what the provider billed (read
--- straight from staging, not from the intermediate union, so a union bug is caught too), within half
--- a cent. A billed day x provider missing from the fact fails; so does a fact day x provider that
+-- straight from staging, not from the intermediate union, so a union bug is caught too), exactly:
+-- both sides are DECIMAL and the allocation gives each cell's rounding remainder to one unit. A billed day x provider missing from the fact fails; so does a fact day x provider that
 -- carries cost with no bill. (A fact day with logged requests but no bill yet - today's events before
 -- the cost report - carries $0 and passes.) Returns the failing day x provider rows.
 with
@@ -47,4 +47,4 @@ select *
 from compared
 where (fact_cost_usd is null and billed_cost_usd is not null)
     or (billed_cost_usd is null and fact_cost_usd <> 0)
-    or abs(coalesce(fact_cost_usd, 0) - coalesce(billed_cost_usd, 0)) >= 0.005
+    or coalesce(fact_cost_usd, 0) <> coalesce(billed_cost_usd, 0)

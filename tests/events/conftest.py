@@ -1,4 +1,4 @@
-"""Fixture files shaped like the sources' documented formats (provider-apis.md sections 6.4 and 7.2)."""
+"""Fixture files shaped like the sources' documented formats (LiteLLM spend-log exports and OTLP/JSON trace exports)."""
 
 from __future__ import annotations
 

@@ -175,3 +175,30 @@ def test_outcomes_load_and_reject(tmp_path):
         bad = con.execute("select _source_line, reason from raw.rejected_rows order by 1").fetchall()
     assert good == [("t1", None, "support-triage", "success"), ("t2", "t1", None, "failure")]
     assert bad == [(3, "outcome must be success or failure: maybe"), (4, "missing task_id")]
+
+
+def test_csv_line_numbers_stay_true_after_a_refused_row_and_across_files(tmp_path):
+    landing = tmp_path / "landing"
+    (landing / "events").mkdir(parents=True)
+    header = "request_id,occurred_at,provider,model,output_tokens\n"
+    (landing / "events" / "a.csv").write_text(
+        header
+        + "a1,2026-09-02T00:00:00Z,openai,gpt-4.1,1\n"
+        + "a2,2026-09-02T00:00:00Z,openai,gpt-4.1,2,surplus\n"   # line 3: wrong shape
+        + "a3,2026-09-02T00:00:00Z,openai,gpt-4.1,3\n"
+        + "a4,2026-09-02T00:00:00Z,mistral,m,4\n"               # line 5: unknown provider
+    )
+    (landing / "events" / "b.csv").write_text(
+        header
+        + "b1,2026-09-02T00:00:00Z,openai,gpt-4.1,1\n"
+        + "b2,yesterday,openai,gpt-4.1,2\n"                      # line 3: bad timestamp
+    )
+    with connect(tmp_path / "w.duckdb") as con:
+        load_new_files(con, EVENT_FILES, landing)
+        good = con.execute("select request_id, _source_line from raw.request_events order by 1").fetchall()
+        rejects = con.execute(
+            "select substr(_source_file, -5), _source_line, split_part(reason, ':', 1) from raw.rejected_rows order by 1, 2"
+        ).fetchall()
+    assert good == [("a1", 2), ("a3", 4), ("b1", 2)]
+    assert rejects == [("a.csv", 3, "CSV row could not be read"), ("a.csv", 5, "unknown provider"),
+                       ("b.csv", 3, "occurred_at is not an RFC 3339 timestamp")]

@@ -114,9 +114,10 @@ def test_the_check_names_the_worst_day_provider_and_cause(warehouse, built_wareh
     """).fetchone()
     result = rc.reconciliation_variance_within_tolerance()
     assert result.severity == dg.AssetCheckSeverity.WARN
-    assert result.passed is (worst_pct <= rc.DEFAULT_TOLERANCE_PCT)
-    if not result.passed:
-        assert result.metadata["worst_day"].value == str(worst_day)
-        assert result.metadata["worst_provider"].value == worst_provider
-        assert result.metadata["worst_largest_cause"].value in rc.CAUSES
-        assert f"{worst_day} {worst_provider}" in result.description
+    # the demo's unlogged traffic puts Anthropic days above the default tolerance by design
+    assert worst_pct > rc.DEFAULT_TOLERANCE_PCT
+    assert result.passed is False
+    assert result.metadata["worst_day"].value == str(worst_day)
+    assert result.metadata["worst_provider"].value == worst_provider
+    assert result.metadata["worst_largest_cause"].value in rc.CAUSES
+    assert f"{worst_day} {worst_provider}" in result.description

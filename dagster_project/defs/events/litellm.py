@@ -7,7 +7,7 @@ last export (minus a lookback for late writes) out of the proxy's database into 
 `litellm/db/`, which the same file source then loads, so database rows and exported files go through
 exactly one mapping. See README.md beside this file for the field mapping.
 
-Token classes (provider-apis.md section 6): LiteLLM's `prompt_tokens` INCLUDES cache reads, and cache
+Token classes (LiteLLM proxy spend logs): LiteLLM's `prompt_tokens` INCLUDES cache reads, and cache
 writes (current LiteLLM; for OpenAI the write count is 0 or absent). So
     cache_read  = metadata.usage_object.prompt_tokens_details.cached_tokens, else usage_object.cache_read_input_tokens
     cache_write = metadata.usage_object.cache_creation_input_tokens
@@ -272,8 +272,11 @@ def copy_spend_logs(url: str, since: dt.datetime | None, out) -> None:
             with db.cursor().copy(export_query(columns, since)) as copy:
                 for chunk in copy:
                     out.write(chunk)
+    except (psycopg.ProgrammingError, psycopg.InterfaceError) as exc:
+        # raised while parsing the URL, and libpq may quote part of it: name only the kind of error
+        raise RuntimeError(f"LiteLLM database ({DATABASE_URL_VAR}): {type(exc).__name__}; check the URL") from None
     except psycopg.Error as exc:
-        # the message never contains the URL; the variable is named so the reader knows where to look
+        # server and connection errors name the host or the query, never the password or the URL
         raise RuntimeError(f"LiteLLM database ({DATABASE_URL_VAR}): {type(exc).__name__}: {exc}") from exc
 
 

@@ -6,7 +6,7 @@ file exporter writes them. The source's own `reader` explodes resourceSpans -> s
 in DuckDB into ONE record per span (the span's and its resource's attributes as flat objects), so the
 mapping below is one SELECT like every other file source's.
 
-Mapping (provider-apis.md section 7; semantic conventions are Development status, so deprecated
+Mapping (OpenTelemetry GenAI semantic conventions; semantic conventions are Development status, so deprecated
 names are read too):
     request_id    gen_ai.response.id, else traceId:spanId
     provider      gen_ai.provider.name, else gen_ai.system (deprecated)

@@ -89,7 +89,7 @@ roster as (
 ),
 
 -- Each lookup keeps at most one row per key and date (the latest valid_from), so overlapping seed
--- rows can never fan out; assert_effective_dated_seeds_do_not_overlap reports such rows.
+-- rows can never fan out; the generic test effective_dates_do_not_overlap reports such rows.
 with_key_owner as (
 
     select

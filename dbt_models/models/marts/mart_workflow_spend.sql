@@ -108,11 +108,25 @@ root_outcomes as (
 
 ),
 
+workflow_aliases as (
+
+    select
+        {{ normalize_tag_value('alias') }} as alias,
+        {{ normalize_tag_value('canonical') }} as canonical
+    from {{ ref('tag_aliases') }}
+    where {{ normalize_tag_value('dimension') }} = 'workflow'
+
+),
+
 tasks as (
 
     select
         coalesce(task_requests.task_id, root_outcomes.task_id) as task_id,
-        coalesce(root_outcomes.workflow, task_requests.request_workflow, '(unattributed)') as workflow,
+        -- the task counts where its spend is attributed: its requests' settled workflow (tags,
+        -- corrections and aliases applied), else the outcome's workflow through the same aliases
+        coalesce(
+            task_requests.request_workflow, workflow_aliases.canonical, root_outcomes.workflow, '(unattributed)'
+        ) as workflow,
         task_requests.started_at,
         root_outcomes.completed_at,
         root_outcomes.is_success
@@ -120,6 +134,8 @@ tasks as (
     from task_requests
     full outer join root_outcomes
         on task_requests.task_id = root_outcomes.task_id
+    left join workflow_aliases
+        on root_outcomes.workflow = workflow_aliases.alias
 
 ),
 

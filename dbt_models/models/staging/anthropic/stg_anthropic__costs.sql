@@ -30,7 +30,7 @@ final as (
         {{ normalize_service_tier('service_tier') }} as service_tier,
         nullif(trim(context_window), '') as context_window,
         inference_geo,
-        -- "123.45" cents = $1.2345 (provider-apis.md §0 fact 1).
+        -- "123.45" cents = $1.2345 (Anthropic Admin API, CostReport: amount is in the lowest currency unit).
         {{ cents_to_dollars('trim(amount)') }} as cost_usd,
         lower(currency) as currency,
         _source_file,

@@ -13,7 +13,7 @@ final as (
     select
         cast(bucket_start as date) as usage_date,
         'anthropic' as provider,
-        -- A null workspace is the default workspace (provider-apis.md §0 fact 8).
+        -- A null workspace is the default workspace (Anthropic Usage and Cost API).
         coalesce(workspace_id, 'default') as project_id,
         workspace_id,
         api_key_id,

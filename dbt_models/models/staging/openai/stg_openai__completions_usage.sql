@@ -36,7 +36,7 @@ token_classes as (
 
     select
         *,
-        -- input_tokens includes cached and cache-write tokens (provider-apis.md §0 fact 3), so the
+        -- input_tokens includes cached and cache-write tokens (OpenAI organization usage API), so the
         -- uncached class is the difference. The provider's own uncached figure wins when present;
         -- assert_openai_input_token_classes_consistent checks that both agree.
         reported_input_tokens - cache_read_input_tokens - cache_write_5m_input_tokens
