@@ -63,3 +63,22 @@
             then '200k-1M'
     end
 {%- endmacro %}
+
+
+{#
+    token_classes_long(relation, keys): one row per row of `relation` and token class, with the class,
+    its kind (input or output), its tokens and its list value (`<class>_list_usd`), keeping `keys`.
+#}
+{% macro token_classes_long(relation, keys) -%}
+    {% for c in token_classes() -%}
+    select
+        {{ keys | join(', ') }},
+        '{{ c }}' as token_class,
+        '{{ 'output' if c == 'output' else 'input' }}' as token_kind,
+        {{ c }}_tokens as tokens,
+        {{ c }}_list_usd as list_usd
+    from {{ relation }}
+    {% if not loop.last %}union all
+    {% endif -%}
+    {% endfor %}
+{%- endmacro %}

@@ -18,7 +18,7 @@ from dagster_project.lib.http import (
     retry_after_seconds,
 )
 
-SECRET = "sk-test-never-shown-0123456789"
+SECRET = "fake-admin-key-never-shown-0123456789"
 
 
 def make_api(httpserver, **policy) -> tuple[PagedApi, list[float]]:

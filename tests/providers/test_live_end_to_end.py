@@ -24,8 +24,8 @@ from tests.providers.fake_provider import FakeBucketedEndpoint
 
 pytestmark = pytest.mark.slow
 
-OPENAI_KEY = "sk-admin-test-openai-0123456789abcdef"
-ANTHROPIC_KEY = "sk-ant-admin01-test-0123456789abcdef"
+OPENAI_KEY = "fake-openai-admin-key-0123456789abcdef"
+ANTHROPIC_KEY = "fake-anthropic-admin-key-0123456789abcdef"
 START, END = dt.date(2026, 9, 1), dt.date(2026, 9, 6)
 DAYS = [START + dt.timedelta(days=i) for i in range((END - START).days)]
 

@@ -89,17 +89,7 @@ usage_slotted as (
 
 usage_long as (
 
-    {% for c in token_classes() -%}
-    select
-        {{ (group_key + slot) | join(', ') }},
-        '{{ c }}' as token_class,
-        '{{ 'output' if c == 'output' else 'input' }}' as token_kind,
-        {{ c }}_tokens as tokens,
-        {{ c }}_list_usd as list_usd
-    from usage_slotted
-    {% if not loop.last %}union all
-    {% endif -%}
-    {% endfor %}
+    {{ token_classes_long('usage_slotted', group_key + slot) }}
 
 ),
 
@@ -173,17 +163,7 @@ events_priced as (
 
 events_long as (
 
-    {% for c in token_classes() -%}
-    select
-        {{ (group_key + slot) | join(', ') }},
-        '{{ c }}' as token_class,
-        '{{ 'output' if c == 'output' else 'input' }}' as token_kind,
-        {{ c }}_tokens as tokens,
-        {{ c }}_list_usd as list_usd
-    from events_priced
-    {% if not loop.last %}union all
-    {% endif -%}
-    {% endfor %}
+    {{ token_classes_long('events_priced', group_key + slot) }}
 
 ),
 
