@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
+# Defaults for the paths; an empty value (e.g. exported from an unfilled .env) also means the default,
+# because settings.py treats empty as unset.
 export TOKENSPEND_DUCKDB_PATH ?= $(CURDIR)/warehouse/tokenspend.duckdb
 export TOKENSPEND_LANDING_DIR ?= $(CURDIR)/warehouse/landing
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home

@@ -54,7 +54,7 @@ def records_sql(path: Path, fmt: str) -> str:
     if fmt == "jsonl":
         return f"""
             select {p} as _source_file, _source_line,
-                   case when json_valid(line) then json(line) end as rec, line as raw_record
+                   try_cast(line as json) as rec, line as raw_record
             from (
                 select row_number() over () as _source_line, line
                 from read_csv({p}, columns = {{'line': 'VARCHAR'}}, header = false, delim = '\x1f',

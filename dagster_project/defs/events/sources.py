@@ -28,10 +28,11 @@ def extract_fields(fields: tuple[str, ...]) -> str:
     """Read every field of the record in ONE JSON parse (a multi-path extract), as a list `v`."""
     paths = ", ".join(f"'$.{f}'" for f in fields)
     return f"""
-    , extracted as (
-        select *, case when rec is not null and json_type(rec) = 'OBJECT'
-                       then json_extract_string(rec, [{paths}]) end as v
-        from records
+    , objects as (
+        select *, coalesce(json_type(rec) = 'OBJECT', false) as _is_object from records
+    ), extracted as (
+        select *, case when _is_object then json_extract_string(rec, [{paths}]) end as v
+        from objects
     )"""
 
 
@@ -61,7 +62,7 @@ def token_checks(fields: tuple[str, ...] = TOKEN_FIELDS) -> str:
 
 EVENT_LOG_PARSE_SQL = extract_fields(EVENT_FIELDS) + f"""
     , fields as (
-        select _source_file, _source_line, raw_record, rec,
+        select _source_file, _source_line, raw_record, rec, _is_object,
             {_text('request_id')} as request_id,
             {_text('occurred_at')} as occurred_at_text,
             try_cast({_text('occurred_at')} as timestamptz) as occurred_at_tz,
@@ -88,7 +89,7 @@ EVENT_LOG_PARSE_SQL = extract_fields(EVENT_FIELDS) + f"""
         _source_file, _source_line, raw_record,
         case
             when rec is null then 'not valid JSON'
-            when json_type(rec) <> 'OBJECT' then 'not a JSON object'
+            when not _is_object then 'not a JSON object'
             when request_id is null then 'missing request_id'
             when occurred_at_text is null then 'missing occurred_at'
             when occurred_at_tz is null then 'occurred_at is not an RFC 3339 timestamp: ' || occurred_at_text
@@ -104,7 +105,7 @@ EVENT_LOG_PARSE_SQL = extract_fields(EVENT_FIELDS) + f"""
 _text = field_text(OUTCOME_FIELDS)
 OUTCOME_PARSE_SQL = extract_fields(OUTCOME_FIELDS) + f"""
     , fields as (
-        select _source_file, _source_line, raw_record, rec,
+        select _source_file, _source_line, raw_record, rec, _is_object,
             {_text('task_id')} as task_id,
             {_text('parent_task_id')} as parent_task_id,
             lower({_text('workflow')}) as workflow,
@@ -119,7 +120,7 @@ OUTCOME_PARSE_SQL = extract_fields(OUTCOME_FIELDS) + f"""
         outcome, _source_file, _source_line, raw_record,
         case
             when rec is null then 'not valid JSON'
-            when json_type(rec) <> 'OBJECT' then 'not a JSON object'
+            when not _is_object then 'not a JSON object'
             when task_id is null then 'missing task_id'
             when completed_at_text is null then 'missing completed_at'
             when completed_at_tz is null then 'completed_at is not an RFC 3339 timestamp: ' || completed_at_text
