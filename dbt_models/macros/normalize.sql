@@ -26,3 +26,18 @@
     ({{ alias }}.valid_from is null or {{ alias }}.valid_from <= {{ date_expr }})
     and {{ date_expr }} < coalesce({{ alias }}.valid_to, {{ far_future_date() }})
 {%- endmacro %}
+
+
+{# employee_stints(extra_columns): the roster (seed employees), one row per employee per team stint,
+   with keys normalised like every tag so a tagged employee_id and a team join to it. #}
+{% macro employee_stints(extra_columns=[]) -%}
+    select
+        {{ normalize_tag('employee_id') }} as employee_id,
+        {{ normalize_tag('team') }} as team,
+        {% for column in extra_columns -%}
+        {{ column }},
+        {% endfor -%}
+        valid_from,
+        valid_to
+    from {{ ref('employees') }}
+{%- endmacro %}

@@ -79,12 +79,7 @@ project_owners as (
 
 roster as (
 
-    select
-        {{ normalize_tag('employee_id') }} as employee_id,
-        {{ normalize_tag('team') }} as team,
-        valid_from,
-        valid_to
-    from {{ ref('employees') }}
+    {{ employee_stints() }}
 
 ),
 

@@ -16,13 +16,7 @@ spend as (
 
 roster as (
 
-    select
-        {{ normalize_tag('employee_id') }} as employee_id,
-        {{ normalize_tag('team') }} as team,
-        has_ai_seat,
-        valid_from,
-        valid_to
-    from {{ ref('employees') }}
+    {{ employee_stints(['has_ai_seat']) }}
 
 ),
 
