@@ -19,7 +19,7 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_models"
-SEEDS_DIR = REPO_ROOT / "seeds"
+SEEDS_DIR = REPO_ROOT / "seeds"  # the demo organisation's lookups, shipped with the project
 EXPECTATIONS_DIR = REPO_ROOT / "expectations"
 
 
@@ -36,6 +36,12 @@ def duckdb_path() -> Path:
 def landing_dir() -> Path:
     """Where raw responses and event files land (`TOKENSPEND_LANDING_DIR`, default `warehouse/landing`)."""
     return _path("TOKENSPEND_LANDING_DIR", REPO_ROOT / "warehouse" / "landing")
+
+
+def seeds_dir() -> Path:
+    """The organisation's lookups: price book, key and project owners, roster, catalogues
+    (`TOKENSPEND_SEEDS_DIR`, default the repository's `seeds/`). dbt reads the same variable."""
+    return _path("TOKENSPEND_SEEDS_DIR", SEEDS_DIR)
 
 
 def demo_scale() -> float:
@@ -59,8 +65,9 @@ def refetch_days() -> int:
 
 
 def export_dbt_env() -> None:
-    """Make dbt, run as a subprocess, see the same warehouse file as Dagster."""
+    """Make dbt, run as a subprocess, see the same warehouse file and seeds as Dagster."""
     os.environ["TOKENSPEND_DUCKDB_PATH"] = str(duckdb_path())
+    os.environ["TOKENSPEND_SEEDS_DIR"] = str(seeds_dir())
     duckdb_path().parent.mkdir(parents=True, exist_ok=True)
 
 

@@ -26,9 +26,13 @@ def ensure_manifest(project: DbtProject) -> Path:
     """Parse the dbt project when its manifest is missing or stale; return the manifest path."""
     settings.export_dbt_env()
     manifest = project.manifest_path
-    sources = [settings.DBT_PROJECT_DIR, settings.SEEDS_DIR]
-    if not manifest.exists() or manifest.stat().st_mtime < _newest_mtime(sources):
+    seeds = settings.seeds_dir()
+    stamp = manifest.parent / "tokenspend_seeds_dir.txt"  # the seeds folder the manifest was parsed with
+    stale = (not manifest.exists() or manifest.stat().st_mtime < _newest_mtime([settings.DBT_PROJECT_DIR, seeds])
+             or not stamp.exists() or stamp.read_text() != str(seeds))
+    if stale:
         DbtCliResource(project_dir=project, dbt_executable=dbt_executable()).cli(["--quiet", "parse"], target_path=project.target_path).wait()
+        stamp.write_text(str(seeds))
     return manifest
 
 
