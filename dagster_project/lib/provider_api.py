@@ -5,6 +5,10 @@ builds a client, and puts it only into request headers: the key is never a confi
 appears in run metadata, logs or the UI. With no key set, the same client talks to the built-in demo
 organisation through a `requests` transport adapter, so demo data goes through exactly the paging and
 parsing code that real data does.
+
+Base URLs are read the way the providers' SDKs read them: `ANTHROPIC_BASE_URL` is usually set without
+`/v1` (`https://api.anthropic.com`) and `OPENAI_BASE_URL` with it (`https://api.openai.com/v1`). Both
+forms are accepted for both providers: a trailing slash is dropped and `/v1` is added when missing.
 """
 
 from __future__ import annotations
@@ -50,6 +54,26 @@ class DemoTransport(requests.adapters.BaseAdapter):
         pass
 
 
+def api_base_url(value: str, env_var: str) -> str:
+    """The API root that endpoint paths are appended to, from a base URL in either SDK form.
+
+    `https://api.anthropic.com`, `https://api.anthropic.com/` and `https://api.anthropic.com/v1/` all
+    give `https://api.anthropic.com/v1`; a proxy prefix is kept (`https://proxy.example/anthropic` gives
+    `https://proxy.example/anthropic/v1`). Raises ValueError naming `env_var` (not the value, which may
+    carry credentials) when it is not an http(s) URL without a query or fragment.
+    """
+    parts = urllib.parse.urlsplit(value.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+        raise ValueError(
+            f"{env_var} must be an http(s) base URL without a query string, "
+            "e.g. https://api.openai.com/v1 or https://api.anthropic.com"
+        )
+    path = parts.path.rstrip("/")
+    if not path.endswith("/v1"):
+        path += "/v1"
+    return urllib.parse.urlunsplit((parts.scheme, parts.netloc, path, "", ""))
+
+
 def _json_number(value):
     if isinstance(value, decimal.Decimal):
         return float(value)
@@ -86,7 +110,9 @@ class ProviderAdminApi(dg.ConfigurableResource):
         session = requests.Session()
         key = os.environ.get(self.key_env_var)
         if key:
-            base_url = os.environ.get(self.base_url_env_var) or self.default_base_url
+            base_url = api_base_url(
+                os.environ.get(self.base_url_env_var) or self.default_base_url, self.base_url_env_var
+            )
             headers = {"User-Agent": "tokenspend/0.1", **self.auth_headers(key)}
         else:
             base_url = f"http://demo-{self.provider}.tokenspend.invalid/v1"
@@ -113,7 +139,7 @@ class AnthropicAdminApi(ProviderAdminApi):
     provider: str = "anthropic"
     key_env_var: str = "ANTHROPIC_ADMIN_KEY"
     base_url_env_var: str = "ANTHROPIC_BASE_URL"
-    default_base_url: str = "https://api.anthropic.com/v1"
+    default_base_url: str = "https://api.anthropic.com"
 
     def auth_headers(self, key: str) -> dict[str, str]:
         return {"x-api-key": key, "anthropic-version": "2023-06-01"}
