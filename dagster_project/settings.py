@@ -14,6 +14,7 @@ through a settings object or config value that could be logged.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import os
 from pathlib import Path
 
@@ -44,6 +45,25 @@ def seeds_dir() -> Path:
     return _path("TOKENSPEND_SEEDS_DIR", SEEDS_DIR)
 
 
+def dbt_seed_path() -> str:
+    """The seeds folder as dbt's `seed-paths` entry: always RELATIVE to the dbt project.
+
+    dbt writes each seed's load statement to `target/run/<project>/<seed path>`; given an absolute
+    seed path it would write over the CSV file itself. The repository's seeds are `../seeds`; another
+    folder is reached through a symbolic link inside the dbt project, named after the folder, so two
+    warehouses built from different folders never share one.
+    """
+    folder = seeds_dir()
+    if folder == SEEDS_DIR:
+        return "../seeds"
+    link = DBT_PROJECT_DIR / f"org_seeds_{hashlib.sha256(str(folder).encode()).hexdigest()[:12]}"
+    if not link.is_symlink() or link.resolve() != folder:
+        if link.is_symlink():
+            link.unlink()
+        link.symlink_to(folder, target_is_directory=True)
+    return link.name
+
+
 def demo_scale() -> float:
     """Multiplies the demo organisation's request volume (`TOKENSPEND_DEMO_SCALE`, default 1)."""
     value = float(os.environ.get("TOKENSPEND_DEMO_SCALE", "1"))
@@ -67,7 +87,7 @@ def refetch_days() -> int:
 def export_dbt_env() -> None:
     """Make dbt, run as a subprocess, see the same warehouse file and seeds as Dagster."""
     os.environ["TOKENSPEND_DUCKDB_PATH"] = str(duckdb_path())
-    os.environ["TOKENSPEND_SEEDS_DIR"] = str(seeds_dir())
+    os.environ["TOKENSPEND_DBT_SEED_PATH"] = dbt_seed_path()
     duckdb_path().parent.mkdir(parents=True, exist_ok=True)
 
 
