@@ -24,7 +24,7 @@ import requests
 import requests.adapters
 
 from dagster_project import settings
-from dagster_project.lib.http import PagedApi, RetryPolicy
+from dagster_project.lib.http import PagedApi, RetryPolicy, retrying_session
 
 
 class DemoTransport(requests.adapters.BaseAdapter):
@@ -87,8 +87,10 @@ class ProviderAdminApi(dg.ConfigurableResource):
     key_env_var: str
     base_url_env_var: str
     default_base_url: str
+    # retries (lib/http.py RetryPolicy): tries per request, first backoff, longest wait, per-try timeout
     max_attempts: int = 6
-    max_total_seconds: float = 300.0
+    backoff_seconds: float = 1.0
+    max_wait_seconds: float = 60.0
     timeout_seconds: float = 60.0
 
     def is_live(self) -> bool:
@@ -104,10 +106,11 @@ class ProviderAdminApi(dg.ConfigurableResource):
     def client(self, landing_dir: Path | None = None) -> PagedApi:
         policy = RetryPolicy(
             max_attempts=self.max_attempts,
-            max_total_seconds=self.max_total_seconds,
+            backoff_seconds=self.backoff_seconds,
+            max_wait_seconds=self.max_wait_seconds,
             timeout_seconds=self.timeout_seconds,
         )
-        session = requests.Session()
+        session = retrying_session(policy)
         key = os.environ.get(self.key_env_var)
         if key:
             base_url = api_base_url(
@@ -118,7 +121,7 @@ class ProviderAdminApi(dg.ConfigurableResource):
             base_url = f"http://demo-{self.provider}.tokenspend.invalid/v1"
             session.mount(base_url, DemoTransport(self.provider, landing_dir or settings.landing_dir()))
             headers = {"User-Agent": "tokenspend/0.1"}
-        return PagedApi(session, base_url, headers, self.key_env_var, policy)
+        return PagedApi(base_url, headers, self.key_env_var, policy, session)
 
 
 class OpenAIAdminApi(ProviderAdminApi):

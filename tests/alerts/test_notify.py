@@ -5,13 +5,18 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
+import time
+from dataclasses import replace
 
 import dagster as dg
 import pytest
 import requests
 
 from dagster_project.defs.alerts.notify import (
+    WEBHOOK_POLICY,
     WebhookError,
+    idempotency_key,
     notify_pending,
     pending_alerts,
     post_json,
@@ -19,12 +24,11 @@ from dagster_project.defs.alerts.notify import (
 )
 from dagster_project.defs.alerts.sensor import alerts_sensor
 from dagster_project.defs.alerts.state import current_breaches, sync_alerts
-from dagster_project.lib.http import RetryPolicy
 from tests.alerts.conftest import AS_OF, anomaly_row, budget_row
 
 NOW = dt.datetime(2026, 10, 31, 3, 0, tzinfo=dt.UTC)
-FAST = RetryPolicy(max_attempts=3, max_total_seconds=5.0, backoff_seconds=0.0, max_backoff_seconds=0.0,
-                   timeout_seconds=2.0)
+# the webhook's policy without the waits: retries at once, Retry-After cut to 0.2 s
+FAST = replace(WEBHOOK_POLICY, backoff_seconds=0.0, max_wait_seconds=0.2, timeout_seconds=2.0)
 SECRET = "T000/B000/s3cr3t-t0ken"
 
 
@@ -41,7 +45,7 @@ class Log:
 
 
 def fast_post(url, payload):
-    post_json(url, payload, policy=FAST, sleep=lambda s: None)
+    post_json(url, payload, policy=FAST)
 
 
 @pytest.fixture
@@ -122,6 +126,36 @@ def test_429_then_success_is_delivered_in_one_tick(two_alerts, httpserver):
     assert result.delivered and len(httpserver.log) == 2
 
 
+def test_the_webhook_waits_for_retry_after(httpserver):
+    httpserver.expect_ordered_request("/hook").respond_with_data("slow down", status=429, headers={"Retry-After": "1"})
+    httpserver.expect_ordered_request("/hook").respond_with_data("ok")
+    began = time.monotonic()
+    post_json(httpserver.url_for("/hook"), {"alerts": []}, policy=replace(FAST, max_wait_seconds=5.0))
+    assert len(httpserver.log) == 2 and 1.0 <= time.monotonic() - began < 4.0
+
+
+def test_retries_and_the_next_tick_send_the_same_idempotency_key(two_alerts, httpserver):
+    httpserver.expect_ordered_request("/hook").respond_with_data("down", status=502)
+    httpserver.expect_ordered_request("/hook").respond_with_data("down", status=502)
+    httpserver.expect_ordered_request("/hook").respond_with_data("down", status=502)
+    httpserver.expect_ordered_request("/hook").respond_with_data("ok")
+    with two_alerts.connect() as con:
+        failed = notify_pending(con, Log(), httpserver.url_for("/hook"), NOW, post=fast_post)
+        sent = notify_pending(con, Log(), httpserver.url_for("/hook"), NOW, post=fast_post)
+    assert not failed.delivered and sent.delivered
+    keys = {request.headers["Idempotency-Key"] for request, _ in httpserver.log}
+    assert len(httpserver.log) == 4 and len(keys) == 1
+    ids = [a["alert_id"] for a in json.loads(httpserver.log[-1][0].get_data())["alerts"]]
+    assert keys == {idempotency_key({"alerts": [{"alert_id": i} for i in reversed(ids)]})}
+
+
+def test_the_webhook_policy_retries_post_and_fits_in_a_sensor_tick():
+    retry = WEBHOOK_POLICY.retry()
+    assert "POST" in retry.allowed_methods and retry.respect_retry_after_header
+    assert {429, 500, 503} <= set(retry.status_forcelist)
+    assert WEBHOOK_POLICY.worst_case_seconds() < 60, "Dagster stops a sensor evaluation after 60 s"
+
+
 def test_a_client_error_is_not_retried_within_the_tick(httpserver):
     httpserver.expect_request("/hook").respond_with_data("gone", status=404)
     with pytest.raises(WebhookError, match="HTTP 404"):
@@ -129,24 +163,29 @@ def test_a_client_error_is_not_retried_within_the_tick(httpserver):
     assert len(httpserver.log) == 1
 
 
-def test_an_unreachable_webhook_names_only_its_host():
+def test_an_unreachable_webhook_names_only_its_host(caplog):
     url = f"http://127.0.0.1:9/hooks/{SECRET}?token=abc"  # port 9 (discard): connection refused
-    with pytest.raises(WebhookError) as info:
+    with caplog.at_level(logging.DEBUG), pytest.raises(WebhookError) as info:
         fast_post(url, {"alerts": []})
     assert "127.0.0.1:9" in str(info.value) and SECRET not in str(info.value) and "token" not in str(info.value)
+    assert "gave up after 3 attempt(s)" in str(info.value)
+    # urllib3 logs each retry; the path and query (the token) are hidden, the host is not
+    assert "Retrying" in caplog.text and "127.0.0.1" in caplog.text
+    assert "s3cr3t" not in caplog.text and "token=abc" not in caplog.text
 
 
 def test_post_has_a_timeout(monkeypatch):
     seen = {}
 
     class Session:
-        def post(self, url, json, timeout):
+        def post(self, url, json, headers, timeout):
             seen["timeout"] = timeout
             raise requests.Timeout(f"read timed out for {url}")
 
-    with pytest.raises(WebhookError, match="Timeout"):
-        post_json("https://hooks.example/x", {}, policy=FAST, session=Session(), sleep=lambda s: None)
+    with pytest.raises(WebhookError, match="Timeout") as info:
+        post_json("https://hooks.example/x", {}, policy=FAST, session=Session())
     assert seen["timeout"] == FAST.timeout_seconds
+    assert "hooks.example" in str(info.value) and "/x" not in str(info.value)
 
 
 def test_sensor_sends_new_alerts_then_skips(two_alerts, httpserver, monkeypatch):

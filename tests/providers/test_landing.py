@@ -6,7 +6,6 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
-import requests
 from werkzeug import Response
 
 from dagster_project.defs.anthropic.endpoints import COST_REPORT, MESSAGES_USAGE
@@ -29,9 +28,9 @@ def openai_costs(d: dt.date) -> list[dict]:
     ]
 
 
-def api_for(httpserver, slept=None, **policy) -> PagedApi:
-    return PagedApi(requests.Session(), httpserver.url_for("/v1"), {"Authorization": "Bearer test"}, "OPENAI_ADMIN_KEY",
-                    RetryPolicy(**{"max_attempts": 3, **policy}), sleep=(slept.append if slept is not None else lambda s: None))
+def api_for(httpserver, **policy) -> PagedApi:
+    return PagedApi(httpserver.url_for("/v1"), {"Authorization": "Bearer test"}, "OPENAI_ADMIN_KEY",
+                    RetryPolicy(**{"max_attempts": 3, "backoff_seconds": 0.0, **policy}))
 
 
 @pytest.fixture

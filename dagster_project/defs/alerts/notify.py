@@ -6,6 +6,10 @@ sensor in `sensor.py` only opens the warehouse and calls `notify_pending`.
 Delivery is at-least-once: the alerts are marked `notified_at` only after the POST succeeded. A POST
 that fails (after a few quick retries on timeouts, connection errors, 429 and 5xx) leaves them pending,
 so the next tick sends them again; the number of failed ticks is kept in `notify_attempts`.
+The POST is also retried within a tick (`WEBHOOK_POLICY` allows POST). That adds no new kind of
+duplicate: a POST that timed out after the receiver took it is sent again on the next tick anyway. So
+every alert carries its stable `alert_id`, and the request an `Idempotency-Key` made from the batch's
+alert ids: a receiver that keys on either drops a repeat; a plain chat hook shows it twice at worst.
 The webhook URL may hold a token (Slack, Teams and most chat hooks do), so it never reaches a log, an
 error message or the database: messages name its host only.
 """
@@ -13,9 +17,9 @@ error message or the database: messages name its host only.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import logging
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
@@ -23,11 +27,18 @@ from urllib.parse import urlsplit
 import duckdb
 import requests
 
-from dagster_project.lib.http import RetryPolicy, backoff_seconds, retry_after_seconds
+from dagster_project.lib.http import (
+    RetryPolicy,
+    attempts_made,
+    describe_failure,
+    hide_from_logs,
+    retrying_session,
+)
 
-# a sensor tick should stay well under Dagster's 60 s evaluation limit: 3 tries of at most 10 s
+# A sensor tick must stay under Dagster's 60 s evaluation limit: 3 tries with 6 s connect and read
+# timeouts and waits of at most 5 s (Retry-After included) end within 46 s (worst_case_seconds).
 WEBHOOK_POLICY = RetryPolicy(
-    max_attempts=3, max_total_seconds=40.0, backoff_seconds=1.0, max_backoff_seconds=5.0, timeout_seconds=10.0
+    max_attempts=3, backoff_seconds=0.5, max_wait_seconds=5.0, timeout_seconds=6.0, retry_post=True
 )
 
 PENDING_SQL = """
@@ -105,47 +116,38 @@ def build_payload(alerts: list[dict]) -> dict:
     }
 
 
+def idempotency_key(payload: dict) -> str:
+    """The same key for the same batch of alerts, on every retry and every tick that resends it."""
+    ids = sorted(str(a.get("alert_id")) for a in payload.get("alerts", []))
+    return hashlib.sha256(json.dumps(ids).encode()).hexdigest()[:32]
+
+
 def post_json(
     url: str,
     payload: dict,
     policy: RetryPolicy | None = None,
     session: requests.Session | None = None,
-    sleep: Callable[[float], None] = time.sleep,
 ) -> None:
-    """POST `payload` as JSON with a timeout; retry timeouts, connection errors, 429 and 5xx a few times.
+    """POST `payload` as JSON with a timeout; the session retries timeouts, connection errors, 429 and
+    5xx as `policy` says (default WEBHOOK_POLICY), honouring `Retry-After`.
 
     Raises WebhookError (naming the host and the last problem, never the URL) when it gives up.
-    `policy` defaults to WEBHOOK_POLICY.
     """
     policy = policy or WEBHOOK_POLICY
     host = url_host(url)
-    session = session or requests.Session()
-    spent = 0.0
-    problem = ""
-    for attempt in range(1, policy.max_attempts + 1):
-        retry_after = None
-        sent = time.monotonic()
-        try:
-            response = session.post(url, json=payload, timeout=policy.timeout_seconds)
-        except requests.RequestException as exc:  # its text may contain the URL: keep the class only
-            response = None
-            problem = f"{type(exc).__name__}"
-        spent += time.monotonic() - sent
-        if response is not None:
-            if 200 <= response.status_code < 300:
-                return
-            problem = f"HTTP {response.status_code}"
-            if response.status_code != 429 and response.status_code < 500:
-                break  # the hook refused the request itself: retrying now will not help
-            retry_after = retry_after_seconds(response.headers.get("Retry-After"))
-        if attempt == policy.max_attempts:
-            break
-        wait = backoff_seconds(attempt, policy, retry_after)
-        if spent + wait > policy.max_total_seconds:
-            break
-        sleep(wait)
-        spent += wait
-    raise WebhookError(f"alert webhook at {host} did not accept the alerts after {attempt} attempt(s): {problem}")
+    hide_from_logs(url)
+    session = session or retrying_session(policy)
+    headers = {"Idempotency-Key": idempotency_key(payload)}
+    try:
+        response = session.post(url, json=payload, headers=headers, timeout=policy.timeout_seconds)
+    except requests.RequestException as exc:  # its text may contain the URL: describe it by class only
+        raise WebhookError(f"alert webhook at {host} did not accept the alerts: {describe_failure(exc, policy)}") from None
+    if 200 <= response.status_code < 300:
+        return
+    raise WebhookError(
+        f"alert webhook at {host} did not accept the alerts after {attempts_made(response)} attempt(s): "
+        f"HTTP {response.status_code}"
+    )
 
 
 def notify_pending(
