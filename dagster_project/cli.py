@@ -4,6 +4,13 @@ The same runs can be started from the Dagster UI (`make dev`) or the `dagster as
 this command orders them for a first run: the demo organisation (when no keys are set), the provider
 ingest assets over a date range in one run per provider partition range, then the file sources, dbt
 and the checks. Runs are recorded in $DAGSTER_HOME, so `make dev` shows them afterwards.
+
+`run --start/--end` choose the provider ingest range, UTC dates with `--end` exclusive. Daily
+partitions exist for complete UTC days only, so the latest `--end` is today (the last day fetched is
+yesterday; today's partial day arrives with the next daily run). `--start` alone runs to today;
+`--end` alone covers the 30 days before it; neither: the demo period when a provider runs on the demo,
+else the last 30 complete days. A range that is empty or outside the partitions is refused before
+anything runs.
 """
 
 from __future__ import annotations
@@ -33,6 +40,67 @@ def _instance() -> dg.DagsterInstance:
     return dg.DagsterInstance.ephemeral()
 
 
+DEFAULT_DAYS = 30
+
+
+class DateRangeError(ValueError):
+    """`--start`/`--end` do not make a range of daily partitions; the message names the dates."""
+
+
+def utc_today() -> dt.date:
+    return dt.datetime.now(dt.UTC).date()
+
+
+def first_partition_day() -> dt.date:
+    """The first daily partition of the provider ingest assets (`TOKENSPEND_START_DATE`)."""
+    return dt.date.fromisoformat(settings.partitions_start_date())
+
+
+def resolve_range(
+    start: dt.date | None, end: dt.date | None, today: dt.date, first_day: dt.date, days: int = DEFAULT_DAYS
+) -> tuple[dt.date, dt.date]:
+    """The provider ingest range [start, end) from `--start`/`--end`, either of which may be missing.
+
+    Partitions are whole UTC days from `first_day` to yesterday, so `end` (exclusive) is at most `today`.
+    A missing `end` is `today`; a missing `start` is `days` before `end`, but not before `first_day`.
+    Raises DateRangeError when the range is empty or reaches outside the partitions.
+    """
+    given_start, given_end = start, end
+    end = end if end is not None else today
+    start = start if start is not None else max(end - dt.timedelta(days=days), first_day)
+    last_complete = today - dt.timedelta(days=1)
+    if start >= end:
+        if given_start is not None and given_end is not None:
+            raise DateRangeError(
+                f"--start {start} is not before --end {end}: the range is empty (--end is exclusive; "
+                f"for the single day {start} use --start {start} --end {start + dt.timedelta(days=1)})"
+            )
+        if given_start is not None:
+            raise DateRangeError(
+                f"--start {start} is not before today ({today} UTC), where a run without --end stops: "
+                f"the last complete UTC day is {last_complete}"
+            )
+        if given_end is not None:
+            raise DateRangeError(
+                f"--end {end} is not after the first daily partition {first_day} (TOKENSPEND_START_DATE)"
+            )
+        raise DateRangeError(
+            f"no complete UTC day yet: the first daily partition {first_day} (TOKENSPEND_START_DATE) "
+            f"is not before today ({today} UTC)"
+        )
+    if end > today:
+        raise DateRangeError(
+            f"--end {end} is after today ({today} UTC): the last complete UTC day is {last_complete}, "
+            f"so the latest --end is {today}"
+        )
+    if start < first_day:
+        raise DateRangeError(
+            f"--start {start} is before the first daily partition {first_day}; set TOKENSPEND_START_DATE "
+            "earlier to fetch it"
+        )
+    return start, end
+
+
 def default_window(defs: dg.Definitions) -> tuple[dt.date, dt.date]:
     """The demo period when any provider runs on the demo, else the last 30 complete UTC days."""
     apis = [defs.resources[k] for k in ("openai", "anthropic")]
@@ -40,12 +108,17 @@ def default_window(defs: dg.Definitions) -> tuple[dt.date, dt.date]:
         from dagster_project.defs.demo.generator import DEMO_END, DEMO_START
 
         return DEMO_START, DEMO_END
-    today = dt.datetime.now(dt.UTC).date()
-    return today - dt.timedelta(days=30), today
+    return resolve_range(None, None, utc_today(), first_partition_day())
 
 
 def materialize_all(start: dt.date | None = None, end: dt.date | None = None, instance=None) -> list[dg.DagsterRunStatus]:
-    """Run demo → provider ingest (partition range [start, end)) → everything else. Raises on failure."""
+    """Run demo → provider ingest (partition range [start, end)) → everything else. Raises on failure.
+
+    With `start` or `end` given, the range is resolved and checked first (`resolve_range`), so a bad
+    range raises DateRangeError before anything runs; with neither, `default_window` applies.
+    """
+    if start is not None or end is not None:
+        start, end = resolve_range(start, end, utc_today(), first_partition_day())
     settings.export_dbt_env()
     defs = load_definitions()
     instance = instance or _instance()
@@ -110,16 +183,34 @@ def summary(db_path=None) -> str:
     return "\n".join(lines)
 
 
+def _date(value: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {value!r}") from None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="tokenspend", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="materialise every asset, then print a summary")
-    run.add_argument("--start", type=dt.date.fromisoformat, help="first UTC date to fetch from the providers")
-    run.add_argument("--end", type=dt.date.fromisoformat, help="UTC date to stop before (exclusive)")
+    run.add_argument(
+        "--start", type=_date, help="first UTC date to fetch from the providers (alone: from then to today)"
+    )
+    run.add_argument(
+        "--end", type=_date,
+        help=f"UTC date to stop before (exclusive; at most today; alone: the {DEFAULT_DAYS} days before it)",
+    )
     sub.add_parser("summary", help="print the summary of an existing warehouse")
     args = parser.parse_args(argv)
     if args.command == "run":
-        materialize_all(args.start, args.end)
+        start, end = args.start, args.end
+        if start is not None or end is not None:
+            try:
+                start, end = resolve_range(start, end, utc_today(), first_partition_day())
+            except DateRangeError as exc:
+                run.error(str(exc))  # exits with status 2 before anything runs
+        materialize_all(start, end)
     print()
     print(f"Warehouse: {settings.duckdb_path()} (schema marts)")
     print(summary())

@@ -1,0 +1,108 @@
+"""`run --start/--end`: how a partial range is completed, and bad ranges refused before anything runs."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from dagster_project import cli
+from dagster_project.cli import DateRangeError, resolve_range
+
+D = dt.date
+TODAY = D(2026, 11, 29)
+FIRST = D(2026, 1, 1)
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "expected"),
+    [
+        (D(2026, 6, 1), D(2026, 8, 30), (D(2026, 6, 1), D(2026, 8, 30))),
+        (D(2026, 9, 1), D(2026, 9, 2), (D(2026, 9, 1), D(2026, 9, 2))),  # one day
+        (D(2026, 9, 1), TODAY, (D(2026, 9, 1), TODAY)),  # through yesterday, the last complete day
+        (FIRST, D(2026, 1, 2), (FIRST, D(2026, 1, 2))),  # the first partition
+        # --start alone: from then to today (exclusive), so the last day fetched is yesterday
+        (D(2026, 9, 1), None, (D(2026, 9, 1), TODAY)),
+        (TODAY - dt.timedelta(days=1), None, (TODAY - dt.timedelta(days=1), TODAY)),
+        # --end alone: the 30 days before it, from the first partition at the earliest
+        (None, D(2026, 10, 31), (D(2026, 10, 1), D(2026, 10, 31))),
+        (None, D(2026, 1, 10), (FIRST, D(2026, 1, 10))),
+        # neither: the last 30 complete days
+        (None, None, (D(2026, 10, 30), TODAY)),
+    ],
+)
+def test_resolve_range(start, end, expected):
+    assert resolve_range(start, end, TODAY, FIRST) == expected
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "message"),
+    [
+        (D(2026, 9, 10), D(2026, 9, 1), "--start 2026-09-10 is not before --end 2026-09-01: the range is empty"),
+        (D(2026, 9, 1), D(2026, 9, 1), "--start 2026-09-01 is not before --end 2026-09-01: the range is empty"),
+        (TODAY, None, "--start 2026-11-29 is not before today (2026-11-29 UTC)"),
+        (D(2026, 12, 5), None, "--start 2026-12-05 is not before today (2026-11-29 UTC)"),
+        (D(2026, 11, 1), D(2026, 11, 30), "--end 2026-11-30 is after today (2026-11-29 UTC): the last complete UTC "
+                                          "day is 2026-11-28, so the latest --end is 2026-11-29"),
+        (None, D(2027, 1, 1), "--end 2027-01-01 is after today"),
+        (D(2025, 12, 1), D(2026, 2, 1), "--start 2025-12-01 is before the first daily partition 2026-01-01"),
+        (None, FIRST, "--end 2026-01-01 is not after the first daily partition 2026-01-01"),
+    ],
+)
+def test_resolve_range_refuses(start, end, message):
+    with pytest.raises(DateRangeError) as info:
+        resolve_range(start, end, TODAY, FIRST)
+    assert str(info.value).startswith(message)
+
+
+def test_no_complete_day_since_the_first_partition():
+    with pytest.raises(DateRangeError, match="no complete UTC day yet"):
+        resolve_range(None, None, TODAY, TODAY)
+
+
+@pytest.fixture
+def nothing_runs(monkeypatch):
+    """Records materialize_all calls instead of running anything, and stubs the summary."""
+    calls = []
+    monkeypatch.setattr(cli, "materialize_all", lambda start=None, end=None, instance=None: calls.append((start, end)))
+    monkeypatch.setattr(cli, "summary", lambda db_path=None: "(summary)")
+    monkeypatch.setattr(cli, "utc_today", lambda: TODAY)
+    monkeypatch.setenv("TOKENSPEND_START_DATE", FIRST.isoformat())
+    return calls
+
+
+def test_a_reversed_range_is_an_argparse_error_and_nothing_runs(nothing_runs, capsys):
+    with pytest.raises(SystemExit) as info:
+        cli.main(["run", "--start", "2026-09-10", "--end", "2026-09-01"])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert "tokenspend run: error: --start 2026-09-10 is not before --end 2026-09-01" in err
+    assert nothing_runs == []
+
+
+def test_a_date_that_is_not_one_is_an_argparse_error(nothing_runs, capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["run", "--start", "2026-13-01"])
+    assert "argument --start: not a date (YYYY-MM-DD): '2026-13-01'" in capsys.readouterr().err
+    assert nothing_runs == []
+
+
+def test_start_alone_runs_to_today(nothing_runs, capsys):
+    assert cli.main(["run", "--start", "2026-11-01"]) == 0
+    assert nothing_runs == [(D(2026, 11, 1), TODAY)]
+    assert "(summary)" in capsys.readouterr().out
+
+
+def test_no_dates_leave_the_window_to_materialize_all(nothing_runs):
+    cli.main(["run"])
+    assert nothing_runs == [(None, None)]
+
+
+def test_materialize_all_checks_the_range_before_running(monkeypatch):
+    def must_not_load():
+        raise AssertionError("definitions were loaded")
+
+    monkeypatch.setattr(cli, "load_definitions", must_not_load)
+    monkeypatch.setattr(cli.settings, "export_dbt_env", must_not_load)
+    with pytest.raises(DateRangeError, match="--start 2026-09-10 is not before --end 2026-09-01"):
+        cli.materialize_all(D(2026, 9, 10), D(2026, 9, 1))
