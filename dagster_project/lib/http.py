@@ -106,7 +106,7 @@ def describe_failure(exc: requests.RequestException, policy: RetryPolicy) -> str
     if isinstance(cause, MaxRetryError):
         reason = type(cause.reason).__name__ if cause.reason is not None else type(exc).__name__
         return f"gave up after {policy.max_attempts} attempt(s); last error: connection error ({reason})"
-    return f"connection error ({type(exc).__name__})"
+    return f"request failed ({type(exc).__name__})"
 
 
 class _HideSecrets(logging.Filter):
@@ -115,7 +115,7 @@ class _HideSecrets(logging.Filter):
     secrets: set[str] = set()
 
     def filter(self, record: logging.LogRecord) -> bool:
-        secrets = tuple(self.secrets)
+        secrets = sorted(self.secrets, key=len, reverse=True)  # longest first: one may contain another
         if secrets:
             message = record.getMessage()
             hidden = message

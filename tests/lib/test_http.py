@@ -166,8 +166,33 @@ def test_connection_errors_are_retried_then_reported(caplog):
     assert SECRET not in caplog.text
 
 
+def test_a_read_timeout_is_retried(httpserver):
+    calls = []
+
+    def slow_then_fast(request):
+        calls.append(time.monotonic())
+        if len(calls) == 1:
+            time.sleep(0.8)  # longer than the 0.5 s timeout: the client gives up on this attempt
+        return Response(json.dumps({"ok": len(calls)}), content_type="application/json")
+
+    httpserver.expect_request("/v1/x").respond_with_handler(slow_then_fast)
+    body, _ = make_api(httpserver, timeout_seconds=0.5).get_json("/x", [], "x")
+    assert body == {"ok": 2} and len(calls) == 2
+
+
+def test_read_timeouts_that_persist_are_reported(httpserver):
+    def slow(request):
+        time.sleep(0.3)
+        return Response("{}", content_type="application/json")
+
+    httpserver.expect_request("/v1/x").respond_with_handler(slow)
+    with pytest.raises(ProviderApiError, match=r"x: gave up after 2 attempt\(s\); last error: connection error \(ReadTimeoutError\)"):
+        make_api(httpserver, max_attempts=2, timeout_seconds=0.1).get_json("/x", [], "x")
+
+
 def test_a_url_registered_as_secret_never_reaches_urllib3_logs(caplog):
     url = "http://127.0.0.1:9/hooks/T000/B000/s3cr3t-path?token=s3cr3t-query"
+    hide_from_logs("http://127.0.0.1:9/hooks")  # a shorter secret that the longer one starts with
     hide_from_logs(url)
     session = retrying_session(RetryPolicy(max_attempts=3, backoff_seconds=0.0, retry_post=True, timeout_seconds=2))
     with caplog.at_level(logging.DEBUG), pytest.raises(Exception):  # noqa: B017, PT011 - connection refused
