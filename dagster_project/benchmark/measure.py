@@ -1,0 +1,98 @@
+"""Run one benchmark step in its own subprocess and measure it: wall time, CPU time, peak memory.
+
+Peak memory is the larger of two readings: the process tree's resident memory summed over the step's
+process and all its descendants (sampled twice a second from /proc, so a dbt subprocess running
+beside its Dagster parent counts in full), and the step process's own high-water mark (VmHWM, which
+the step reports as it ends, so a short peak between two samples is not missed). The kernel's
+`maxrss` is not used: a child's maxrss starts at its parent's size at fork. CPU time is user plus
+system time of the step and every descendant it waited for (`wait4`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PAGE = os.sysconf("SC_PAGE_SIZE")
+SAMPLE_SECONDS = 0.5
+
+
+@dataclass
+class Measured:
+    label: str
+    wall_seconds: float
+    cpu_seconds: float
+    peak_bytes: int
+    result: dict = field(default_factory=dict)
+
+    @property
+    def peak_mib(self) -> float:
+        return self.peak_bytes / 2**20
+
+
+class StepFailed(RuntimeError):
+    pass
+
+
+def _tree_rss(root: int) -> int:
+    """Resident bytes of `root` and every process descended from it (0 where /proc is unreadable)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat", "rb") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        # the command name is in parentheses and may contain spaces: fields follow the last ')'
+        fields_after = stat[stat.rfind(b")") + 2:].split()
+        children.setdefault(int(fields_after[1]), []).append(int(entry.name))
+    tree, frontier = {root}, [root]
+    while frontier:
+        for pid in children.get(frontier.pop(), []):
+            if pid not in tree:
+                tree.add(pid)
+                frontier.append(pid)
+    total = 0
+    for pid in tree:
+        try:
+            with open(f"/proc/{pid}/statm", "rb") as f:
+                total += int(f.read().split()[1]) * PAGE
+        except OSError:
+            continue
+    return total
+
+
+def run_step(label: str, step: str, args: dict, env: dict[str, str], logs: Path) -> Measured:
+    """Run `python -m dagster_project.benchmark.steps <step> <args>`; its last stdout line is its JSON result."""
+    logs.mkdir(parents=True, exist_ok=True)
+    slug = "".join(c if c.isalnum() else "-" for c in label.lower()).strip("-")
+    out_path, err_path = logs / f"{slug}.out", logs / f"{slug}.log"
+    started = time.perf_counter()
+    with out_path.open("w") as out, err_path.open("w") as err:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "dagster_project.benchmark.steps", step, json.dumps(args)],
+            stdout=out, stderr=err, env=env,
+        )
+        peak_tree = 0
+        while True:
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                break
+            peak_tree = max(peak_tree, _tree_rss(proc.pid))
+            time.sleep(SAMPLE_SECONDS)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+    wall = time.perf_counter() - started
+    if proc.returncode != 0:
+        tail = err_path.read_text()[-4000:]
+        raise StepFailed(f"{label} failed (exit {proc.returncode}); log {err_path}:\n{tail}")
+    lines = out_path.read_text().strip().splitlines()
+    result = json.loads(lines[-1]) if lines else {}
+    return Measured(label, wall, usage.ru_utime + usage.ru_stime, max(peak_tree, result.get("own_peak_bytes", 0)),
+                    result)
