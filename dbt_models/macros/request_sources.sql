@@ -39,6 +39,18 @@
     }) }}
 {%- endmacro %}
 
+{#
+    request_tag(dim): a raw request's tag for one dimension, in its one spelling: the source's structured
+    field, else a `key:value` tag in its tag list (raw_tags).
+#}
+{% macro request_tag(dim) -%}
+    coalesce(
+        {{ normalize_tag_value(dim) }},
+        {{ normalize_tag_value(tag_from_list('raw_tags', tag_dimensions()[dim])) }}
+    )
+{%- endmacro %}
+
+
 {# placement_tag_keys(): key:value tags that place a gateway request in a provider project / key. #}
 {% macro placement_tag_keys() -%}
     {{ return({'project_id': ['project', 'project_id'], 'api_key_id': ['api_key', 'api_key_id']}) }}

@@ -1,6 +1,8 @@
 -- One row per usage_date x provider x project_id x api_key_id x model x cost line (line item or
 -- description, with token class, batch flag, service tier and context window): what each provider
 -- billed, in DECIMAL dollars. model is null when the line names no model (code execution, images...).
+{{ config(**incremental_by_day('raw')) }}
+-- depends_on: {{ ref('int_rebuild_days') }}
 {%- set grain = ['usage_date', 'provider', 'project_id', 'api_key_id', 'model', 'cost_line', 'cost_type',
                  'token_class', 'is_batch', 'service_tier', 'context_window', 'currency'] %}
 with
@@ -22,6 +24,7 @@ openai_costs as (
         currency,
         cost_usd
     from {{ ref('stg_openai__costs') }}
+    where {{ in_rebuild_scope('usage_date', 'raw') }}
 
 ),
 
@@ -43,6 +46,7 @@ anthropic_costs as (
         currency,
         cost_usd
     from {{ ref('stg_anthropic__costs') }}
+    where {{ in_rebuild_scope('usage_date', 'raw') }}
 
 ),
 

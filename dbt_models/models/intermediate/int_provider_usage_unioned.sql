@@ -1,5 +1,7 @@
 -- One row per usage_date x provider x project_id x api_key_id x model x is_batch x service_tier x
 -- context_window: both providers' reported token usage in the one token-class vocabulary.
+{{ config(**incremental_by_day('raw')) }}
+-- depends_on: {{ ref('int_rebuild_days') }}
 {%- set grain = ['usage_date', 'provider', 'project_id', 'api_key_id', 'model', 'is_batch', 'service_tier', 'context_window'] %}
 {%- set measures = ['uncached_input_tokens', 'cache_read_input_tokens', 'cache_write_5m_input_tokens',
                     'cache_write_1h_input_tokens', 'output_tokens', 'request_count', 'web_search_requests'] %}
@@ -14,6 +16,7 @@ openai_completions as (
         cache_write_1h_input_tokens, output_tokens, request_count,
         cast(0 as {{ dbt.type_bigint() }}) as web_search_requests
     from {{ ref('stg_openai__completions_usage') }}
+    where {{ in_rebuild_scope('usage_date', 'raw') }}
 
 ),
 
@@ -26,6 +29,7 @@ openai_embeddings as (
         cache_write_1h_input_tokens, output_tokens, request_count,
         cast(0 as {{ dbt.type_bigint() }}) as web_search_requests
     from {{ ref('stg_openai__embeddings_usage') }}
+    where {{ in_rebuild_scope('usage_date', 'raw') }}
 
 ),
 
@@ -40,6 +44,7 @@ anthropic_messages as (
         cast(0 as {{ dbt.type_bigint() }}) as request_count,
         web_search_requests
     from {{ ref('stg_anthropic__messages_usage') }}
+    where {{ in_rebuild_scope('usage_date', 'raw') }}
 
 ),
 

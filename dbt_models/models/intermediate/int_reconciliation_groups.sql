@@ -21,6 +21,8 @@
 --     usage_at_list - estimate = unlogged_at_list + classification_at_list + not_in_usage_at_list
 -- estimate is the sum of int_request_events_attributed.estimated_cost_usd. A group with any unpriced
 -- usage row or request is unpriced: its list amounts are NULL, never 0.
+{{ config(**incremental_by_day('all')) }}
+-- depends_on: {{ ref('int_rebuild_days') }}
 {%- set group_key = ['usage_date', 'provider', 'project_id', 'api_key_id', 'model_key'] %}
 {#- m = min(unlogged, not in usage) tokens are reclassified; what is left of each side keeps its share
     of the side's list value (a side fully reclassified keeps 0, an untouched side keeps all). -#}
@@ -48,12 +50,14 @@ with
 usage_priced as (
 
     select * from {{ ref('int_usage_priced') }}
+    where {{ in_rebuild_scope('usage_date') }}
 
 ),
 
 requests as (
 
     select * from {{ ref('int_request_events_attributed') }}
+    where {{ in_rebuild_scope('usage_date') }}
 
 ),
 

@@ -19,12 +19,15 @@
 --   4. nothing        -> null
 -- attribution_method names the highest-precedence rule that supplied ANY dimension
 -- (request_tag, api_key_owner, project_owner, untagged).
+{{ config(**incremental_by_day('all')) }}
+-- depends_on: {{ ref('int_rebuild_days') }}
 {%- set dims = ['feature', 'workflow', 'team', 'employee_id', 'customer_id'] %}
 with
 
 logged_requests as (
 
     select * from {{ ref('stg_events__requests') }}
+    where {{ in_rebuild_scope('usage_date') }}
 
 ),
 

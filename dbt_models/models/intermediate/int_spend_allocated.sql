@@ -8,6 +8,8 @@
 -- (ties: spend_unit_id), so every cell - hence every day x provider - sums EXACTLY to billed cost.
 -- Units in a cell with no billed cost get 0. Billed cells with no unit are kept whole, attributed by
 -- API key owner (when the cost line has a key), then project owner, else untagged.
+{{ config(**incremental_by_day('all')) }}
+-- depends_on: {{ ref('int_rebuild_days') }}
 {%- set cell = ['usage_date', 'provider', 'project_id', 'model_key'] %}
 {%- set dims = ['usage_date', 'provider', 'project_id', 'api_key_id', 'model', 'model_key', 'is_batch',
                 'feature', 'workflow', 'team', 'employee_id', 'attribution_method', 'record_type'] %}
@@ -16,12 +18,14 @@ with
 units as (
 
     select * from {{ ref('int_spend_units') }}
+    where {{ in_rebuild_scope('usage_date') }}
 
 ),
 
 billed_costs as (
 
     select * from {{ ref('int_billed_costs_unioned') }}
+    where {{ in_rebuild_scope('usage_date') }}
 
 ),
 

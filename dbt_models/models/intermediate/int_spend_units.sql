@@ -10,6 +10,8 @@
 -- When several usage rows share one match key (e.g. two service tiers, or two model ids of one
 -- model_key), the logged tokens are taken from them in a fixed order (standard tier first, then
 -- context window, then model), so each class's residual totals exactly max(usage - logged, 0).
+{{ config(**incremental_by_day('all')) }}
+-- depends_on: {{ ref('int_rebuild_days') }}
 {%- set match_key = ['usage_date', 'provider', 'project_id', 'api_key_id', 'model_key', 'is_batch'] %}
 {%- set dims = ['usage_date', 'provider', 'project_id', 'api_key_id', 'model', 'model_key', 'is_batch',
                 'feature', 'workflow', 'team', 'employee_id', 'attribution_method', 'record_type'] %}
@@ -19,12 +21,14 @@ with
 requests as (
 
     select * from {{ ref('int_request_events_attributed') }}
+    where {{ in_rebuild_scope('usage_date') }}
 
 ),
 
 provider_usage as (
 
     select * from {{ ref('int_provider_usage_unioned') }}
+    where {{ in_rebuild_scope('usage_date') }}
 
 ),
 

@@ -1,77 +1,17 @@
--- One row per task known from outcomes (a task_id, or a parent_task_id that reported no outcome of
--- its own): the ROOT task it rolls up to. A sub-agent's task names the task that started it
--- (parent_task_id); following parents up to a task with none gives the root, whose workflow the whole
--- tree's requests are attributed to.
---
--- Portable: the chain is followed by a bounded number of self-joins (var task_root_max_depth, default
--- 10), not a recursive CTE. A chain longer than that, or a cycle, stops there: is_root_resolved is
--- false and root_task_id is the furthest ancestor reached (a warn-level test reports such tasks).
-{%- set max_depth = var('task_root_max_depth', 10) | int %}
+-- One row per task known from outcomes (int_task_tree): the ROOT task it rolls up to and the root's
+-- workflow, which a sub-task's requests are attributed to: the root's outcome workflow, else the
+-- workflow the root's own requests are tagged with.
 with
 
-outcomes as (
+tree as (
 
-    select * from {{ ref('stg_events__outcomes') }}
+    select * from {{ ref('int_task_tree') }}
 
 ),
 
 requests as (
 
     select * from {{ ref('stg_events__requests') }}
-
-),
-
-tasks as (
-
-    select task_id, parent_task_id, workflow
-    from outcomes
-
-    union all
-
-    -- a parent that never reported an outcome is still a task (one without a known parent)
-    select distinct
-        parent_task_id as task_id,
-        cast(null as {{ dbt.type_string() }}) as parent_task_id,
-        cast(null as {{ dbt.type_string() }}) as workflow
-    from outcomes
-    where parent_task_id is not null
-        and parent_task_id not in (select task_id from outcomes)
-
-),
-
-ancestors as (
-
-    -- ancestor_k = the task k levels up; null once the chain has ended
-    select
-        t0.task_id,
-        t0.parent_task_id,
-        t0.workflow,
-        {% for k in range(1, max_depth + 1) -%}
-        t{{ k - 1 }}.parent_task_id as ancestor_{{ k }},
-        {% endfor -%}
-        t{{ max_depth }}.parent_task_id is not null as is_chain_cut
-
-    from tasks as t0
-    {% for k in range(1, max_depth + 1) -%}
-    left join tasks as t{{ k }}
-        on t{{ k }}.task_id = t{{ k - 1 }}.parent_task_id
-    {% endfor %}
-
-),
-
-rooted as (
-
-    select
-        task_id,
-        parent_task_id,
-        workflow,
-        coalesce({% for k in range(max_depth, 0, -1) %}ancestor_{{ k }}, {% endfor %}task_id) as root_task_id,
-        {% for k in range(1, max_depth + 1) -%}
-        case when ancestor_{{ k }} is not null then 1 else 0 end{% if not loop.last %} + {% endif %}
-        {%- endfor %} as task_depth,
-        not is_chain_cut as is_root_resolved
-
-    from ancestors
 
 ),
 
@@ -88,21 +28,20 @@ request_workflows as (
 final as (
 
     select
-        rooted.task_id,
-        rooted.parent_task_id,
-        rooted.root_task_id,
-        rooted.task_depth,
-        rooted.task_depth > 0 as is_sub_task,
-        rooted.is_root_resolved,
-        rooted.workflow,
-        -- the root's outcome workflow, else the root's requests' workflow tag
+        tree.task_id,
+        tree.parent_task_id,
+        tree.root_task_id,
+        tree.task_depth,
+        tree.is_sub_task,
+        tree.is_root_resolved,
+        tree.workflow,
         coalesce(roots.workflow, root_requests.workflow) as root_workflow
 
-    from rooted
-    left join tasks as roots
-        on rooted.root_task_id = roots.task_id
+    from tree
+    left join tree as roots
+        on tree.root_task_id = roots.task_id
     left join request_workflows as root_requests
-        on rooted.root_task_id = root_requests.task_id
+        on tree.root_task_id = root_requests.task_id
 
 )
 

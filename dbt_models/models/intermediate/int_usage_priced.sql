@@ -7,11 +7,14 @@
 --
 -- A class with tokens but no price in force makes the row unpriced: its class cost and list_cost_usd
 -- are NULL, never 0. A class with no tokens costs 0 whatever its price.
+{{ config(**incremental_by_day('all')) }}
+-- depends_on: {{ ref('int_rebuild_days') }}
 with
 
 provider_usage as (
 
     select * from {{ ref('int_provider_usage_unioned') }}
+    where {{ in_rebuild_scope('usage_date') }}
 
 ),
 

@@ -1,6 +1,8 @@
 -- One row per usage_date x provider x project_id x api_key_id x model x is_batch x feature x workflow x
 -- team x employee_id x attribution_method x record_type (request, unlogged_residual, unmatched_billed).
 -- For every usage_date x provider, sum(cost_usd) equals the provider-reported cost exactly.
+{{ config(**incremental_by_day('all')) }}
+-- depends_on: {{ ref('int_rebuild_days') }}
 {%- set grain = ['usage_date', 'provider', 'project_id', 'api_key_id', 'model', 'is_batch', 'feature',
                  'workflow', 'team', 'employee_id', 'attribution_method', 'record_type'] %}
 with
@@ -8,6 +10,7 @@ with
 allocated as (
 
     select * from {{ ref('int_spend_allocated') }}
+    where {{ in_rebuild_scope('usage_date') }}
 
 ),
 

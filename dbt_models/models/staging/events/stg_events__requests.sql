@@ -6,6 +6,8 @@
 --   3. A request seen by several sources keeps the row of the first source in
 --      request_source_precedence() (macros/request_sources.sql): its time, model and tokens. Each tag,
 --      and api_key_id / project_id, missing on that row is taken from the next source that has it.
+{{ config(**incremental_by_day('raw')) }}
+-- depends_on: {{ ref('int_rebuild_days') }}
 {%- set tags = tag_dimensions() %}
 {%- set placement = placement_tag_keys() %}
 {%- set merged = (tags.keys() | list) + (placement.keys() | list) %}
@@ -13,7 +15,15 @@ with
 
 source as (
 
+    -- on an incremental build, every copy of each request seen on a day in scope (its winning copy
+    -- may lie on another day; only winners on days in scope are written)
     select * from {{ source('raw', 'request_events') }}
+    {% if is_incremental() -%}
+    where request_id in (
+        select request_id from {{ source('raw', 'request_events') }}
+        where cast(occurred_at as date) in ({{ rebuild_scope('raw') }})
+    )
+    {%- endif %}
 
 ),
 
@@ -30,11 +40,8 @@ normalized as (
         output_tokens,
         batch,
         service_tier,
-        {% for dim, keys in tags.items() -%}
-        coalesce(
-            {{ normalize_tag_value(dim) }},
-            {{ normalize_tag_value(tag_from_list('raw_tags', keys)) }}
-        ) as {{ dim }},
+        {% for dim in tags.keys() -%}
+        {{ request_tag(dim) }} as {{ dim }},
         {% endfor -%}
         {% for col, keys in placement.items() -%}
         coalesce(nullif(trim({{ col }}), ''), nullif(trim({{ tag_from_list('raw_tags', keys) }}), '')) as {{ col }},
@@ -155,6 +162,7 @@ final as (
         _loaded_at
 
     from winners
+    where {{ in_rebuild_scope('usage_date', 'raw') }}
 
 )
 

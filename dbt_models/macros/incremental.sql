@@ -1,0 +1,185 @@
+{#
+    Incremental by day: the models that carry one row per request or per usage row (and the fact built
+    from them) rebuild only the days a build must touch. The ONE mechanism, used by every such model:
+
+      int_raw_day_fingerprints  per raw table and day: row count and latest _loaded_at; plus one row
+                                for the seeds that re-price or re-attribute history and one for the
+                                project's code (models and macros)
+      int_rebuild_days          the days to rebuild now: days whose fingerprint differs from the one
+                                committed by the last complete build (new, re-delivered or removed
+                                rows), the days of other copies of a request seen on such a day, the
+                                days of every request in a task tree that such a day touches, and the
+                                last TOKENSPEND_LOOKBACK_DAYS days; every day when the seeds or code
+                                changed (or nothing was committed yet)
+      replace_days              the incremental strategy: delete the days in scope, insert them again,
+                                in one transaction
+      commit_rebuild_state      on-run-end: the fingerprints become the committed state, only when every
+                                incremental model was built successfully in this run
+
+    A failed or partial build commits nothing, so the next build takes the same days again (replacing a
+    day is idempotent). See DECISIONS.md "Incremental by day".
+#}
+
+
+{#
+    rebuild_scope(kind): the days in scope, as a subquery for `column in (...)`.
+      'all'  days to rebuild for any reason (models that read seeds: prices, owners, tags)
+      'raw'  days whose raw data changed, plus the lookback (models that read only raw data)
+#}
+{% macro rebuild_scope(kind='all') -%}
+    select usage_date from {{ ref('int_rebuild_days') }}
+    {%- if kind == 'raw' %} where is_raw_change{% endif %}
+{%- endmacro %}
+
+
+{#
+    in_rebuild_scope(column, kind): a predicate that keeps the rows of the days in scope on an
+    incremental run, and every row on a full build.
+#}
+{% macro in_rebuild_scope(column, kind='all') -%}
+    {%- if is_incremental() -%}
+        ({{ column }} in ({{ rebuild_scope(kind) }}))
+    {%- else -%}
+        (1 = 1)
+    {%- endif -%}
+{%- endmacro %}
+
+
+{#
+    incremental_by_day(kind): the config of a model incremental by usage_date. Use as
+    {{ config(**incremental_by_day('all')) }} (or 'raw'), with `-- depends_on: {{ ref('int_rebuild_days') }}`.
+    Its strategy deletes every day in scope, whether or not the new rows cover it (a day whose rows were
+    all removed upstream is emptied), and inserts the rebuilt rows, in one transaction.
+#}
+{% macro incremental_by_day(kind='all') -%}
+    {{ return({
+        'materialized': 'incremental',
+        'incremental_strategy': 'replace_raw_days' if kind == 'raw' else 'replace_days',
+        'on_schema_change': 'fail',
+    }) }}
+{%- endmacro %}
+
+
+{# The strategies: replace the days in scope ('all') or the days whose raw data changed ('raw'). #}
+{% macro get_incremental_replace_days_sql(arg_dict) -%}
+    {{ return(adapter.dispatch('replace_days_sql', 'tokenspend')(arg_dict, 'all')) }}
+{%- endmacro %}
+
+{% macro get_incremental_replace_raw_days_sql(arg_dict) -%}
+    {{ return(adapter.dispatch('replace_days_sql', 'tokenspend')(arg_dict, 'raw')) }}
+{%- endmacro %}
+
+{% macro default__replace_days_sql(arg_dict, kind) -%}
+    {%- set columns = get_quoted_csv(arg_dict['dest_columns'] | map(attribute='name')) -%}
+    delete from {{ arg_dict['target_relation'] }}
+    where usage_date in ({{ rebuild_scope(kind) }});
+
+    insert into {{ arg_dict['target_relation'] }} ({{ columns }})
+    select {{ columns }} from {{ arg_dict['temp_relation'] }}
+{%- endmacro %}
+
+
+{# The table that keeps the committed fingerprints between builds (outside dbt's models on purpose). #}
+{% macro rebuild_state_relation() -%}
+    {{ return(api.Relation.create(database=target.database, schema='ops', identifier='rebuild_state')) }}
+{%- endmacro %}
+
+
+{# on-run-start: make sure the state table exists (empty on a new warehouse: the first build is full). #}
+{% macro create_rebuild_state() -%}
+    {% if execute %}
+        {% do run_query('create schema if not exists ' ~ rebuild_state_relation().without_identifier()) %}
+        {% do run_query(
+            'create table if not exists ' ~ rebuild_state_relation() ~ ' ('
+            ~ 'source_name ' ~ dbt.type_string() ~ ', usage_date date, row_count ' ~ dbt.type_bigint()
+            ~ ', fingerprint ' ~ dbt.type_string() ~ ')'
+        ) %}
+    {% endif %}
+{%- endmacro %}
+
+
+{#
+    on-run-end: commit the fingerprints the build started from, when the fingerprints, the scope and
+    every incremental model of the project were built successfully in this run.
+#}
+{% macro commit_rebuild_state(results) -%}
+    {% if execute %}
+        {%- set needed = [] -%}
+        {%- for node in graph.nodes.values() if node.resource_type == 'model' and node.package_name == project_name -%}
+            {%- if node.config.materialized == 'incremental' or node.name in ('int_raw_day_fingerprints', 'int_rebuild_days') -%}
+                {%- do needed.append(node.unique_id) -%}
+            {%- endif -%}
+        {%- endfor -%}
+        {%- set succeeded = [] -%}
+        {%- for result in results if result.status == 'success' -%}
+            {%- do succeeded.append(result.node.unique_id) -%}
+        {%- endfor -%}
+        {%- set missing = needed | reject('in', succeeded) | list -%}
+        {% if missing | length == 0 %}
+            {% set state = rebuild_state_relation() %}
+            {%- set node = graph.nodes['model.' ~ project_name ~ '.int_raw_day_fingerprints'] -%}
+            {%- set fingerprints = api.Relation.create(database=node.database, schema=node.schema, identifier=node.alias) -%}
+            {% do run_query('begin') %}
+            {% do run_query('delete from ' ~ state) %}
+            {% do run_query(
+                'insert into ' ~ state ~ ' (source_name, usage_date, row_count, fingerprint) '
+                ~ 'select source_name, usage_date, row_count, fingerprint from ' ~ fingerprints
+            ) %}
+            {% do run_query('commit') %}
+        {% endif %}
+    {% endif %}
+{%- endmacro %}
+
+
+{#
+    code_fingerprint(): a hash of every model and macro of this project, so a build after the models
+    change (an upgrade of tokenspend) re-derives history instead of mixing old and new logic.
+#}
+{% macro code_fingerprint() -%}
+    {%- set parts = [] -%}
+    {%- if execute -%}
+        {%- for node in graph.nodes.values() | sort(attribute='unique_id') if node.resource_type == 'model' and node.package_name == project_name -%}
+            {%- do parts.append(node.unique_id ~ ':' ~ node.checksum.checksum) -%}
+        {%- endfor -%}
+        {%- for name in tokenspend.keys() | sort -%}
+            {%- do parts.append(name ~ ':' ~ local_md5(tokenspend[name].macro.macro_sql)) -%}
+        {%- endfor -%}
+    {%- endif -%}
+    {{ return(local_md5(parts | join('|'))) }}
+{%- endmacro %}
+
+
+{#
+    history_seeds(): the seeds whose change re-prices or re-attributes history. Catalogues, budgets and
+    baselines are read only by the marts, which are rebuilt on every build.
+#}
+{% macro history_seeds() -%}
+    {{ return(['price_book', 'api_key_owners', 'project_owners', 'employees', 'tag_aliases', 'tag_corrections']) }}
+{%- endmacro %}
+
+
+{#
+    raw_day_columns(): each raw table that feeds the models, with the expression that gives its rows'
+    usage date, and whether it holds request-level events (their copies and tasks widen the scope).
+#}
+{% macro raw_day_columns() -%}
+    {{ return({
+        'request_events': 'cast(occurred_at as date)',
+        'outcome_events': 'cast(completed_at as date)',
+        'openai_usage_completions': 'cast(bucket_start as date)',
+        'openai_usage_embeddings': 'cast(bucket_start as date)',
+        'openai_costs': 'cast(bucket_start as date)',
+        'anthropic_usage_messages': 'cast(bucket_start as date)',
+        'anthropic_cost_report': 'cast(bucket_start as date)',
+    }) }}
+{%- endmacro %}
+
+
+{# lookback_days(): TOKENSPEND_LOOKBACK_DAYS (default 3): trailing days every build rebuilds. #}
+{% macro lookback_days() -%}
+    {%- set value = (env_var('TOKENSPEND_LOOKBACK_DAYS', '') | trim) or '3' -%}
+    {%- if not value.isdigit() -%}
+        {{ exceptions.raise_compiler_error('TOKENSPEND_LOOKBACK_DAYS must be a whole number of days, got ' ~ value) }}
+    {%- endif -%}
+    {{ return(value | int) }}
+{%- endmacro %}
