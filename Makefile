@@ -34,8 +34,9 @@ test: install           ## lint, then the whole test suite
 lint: install
 	$(BIN)/ruff check dagster_project tests
 
-bench: install          ## throughput and memory, as ratios against a reference measured in the same run
-	$(BIN)/python -m dagster_project.bench
+ROWS ?= 1000000
+bench: install          ## whole build on ROWS events vs a hand-written SQL floor, incremental day, start-up cost (ROWS=10000000 for 10M)
+	$(BIN)/python -m dagster_project.bench --events $(ROWS)
 
 lock:                   ## re-resolve the lock from pyproject.toml
 	rm -rf .lockenv && $(PYTHON) -m venv .lockenv
