@@ -1,22 +1,38 @@
 """One mechanism for every file source: find new files, read them with DuckDB, keep good and bad rows.
 
 A `FileSource` names a folder under the landing directory, the raw table it feeds and one SQL SELECT
-that maps a `records` relation (`_source_file`, `_source_line`, `rec` JSON, `raw_record` text) onto the
-table's columns plus a `_reject_reason`. Readers turn every format into that one relation:
-JSON lines (`.jsonl`, `.ndjson`, `.json`), CSV and Parquet, each optionally gzip-compressed, so a
-mapping is written once per source and serves every format. A source may also bring its own reader
-(OTLP/JSON span files explode into one record per span).
+that maps a `records` relation onto the table's columns plus a `_reject_reason`. Readers turn JSON
+lines (`.jsonl`, `.ndjson`, `.json`), CSV and Parquet, each optionally gzip-compressed, into that one
+relation, so a mapping is written once per source and serves every format. `records` comes in two
+shapes:
 
-Loading is incremental and atomic per file: a file whose path, size and modification time are already
-in `raw.landed_files` is not read again; a new or changed file replaces its own rows in the raw table
-and in `raw.rejected_rows`, and its `landed_files` entry, in one transaction. Rejected rows are kept
-whole with their file, line and reason, and the good rows of the same file still load.
+- field records, for a source that names its `fields` (a flat format such as the event log):
+  `_source_file`, `_source_line`, `_record_error` (`not valid JSON`, `not a JSON object`, else null),
+  `raw_record`, and one VARCHAR column per field holding the field's text: a JSON value as
+  `json_extract_string` gives it, a CSV cell, or a Parquet value cast to text (nested values as JSON).
+  A JSON line is parsed once; Parquet and CSV columns are read as columns, never through JSON.
+- JSON records, for sources that read nested documents (LiteLLM, OpenTelemetry): `_source_file`,
+  `_source_line`, `rec` (JSON, null when the line is not JSON) and `raw_record`.
+
+`raw_record` is the record's own text for JSON lines and for a source's own reader, and the row
+itself (a STRUCT) for CSV and Parquet; only a rejected row's is kept, as text (a row as its JSON).
+A source may bring its own reader (OTLP/JSON span files explode into one JSON record per span); it
+reads one file at a time.
+
+Loading is incremental: a file whose path, size and modification time are already in
+`raw.landed_files` is not read again. New and changed files load in batches (one format per batch):
+each batch's files are read in one statement, mapped in one statement, and replace their own rows in
+the raw table, in `raw.rejected_rows` and in `raw.landed_files` in ONE transaction. If a batch cannot
+be read, its files are loaded one at a time, so the error names the file, the files before it load,
+and nothing of the failing file is written. Rejected rows are kept whole with their file, line (for
+Parquet, the row number) and reason, and the good rows of the same file still load.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+import json
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,12 +41,26 @@ import duckdb
 from dagster_project.lib.warehouse import Slice, replace_slices
 
 MAX_LINE_BYTES = 64 << 20
+# A batch holds at most this many files and this many bytes (as stored), so one batch's staged lines
+# stay a bounded size in memory (DuckDB spills beyond its memory limit).
+BATCH_MAX_FILES = 500
+BATCH_MAX_BYTES = 2 << 30
 _GZ = ".gz"
+# Columns the Parquet reader adds to every row; a file with a column of the same name is refused.
+_PARQUET_VIRTUAL = ("filename", "file_row_number")
+_NESTED_TYPES = ("STRUCT", "MAP", "UNION")
+# `_record_error` of a blank line in field records read by position: neither a row nor a reject.
+BLANK_LINE = "blank line"
 
 
 def sql_literal(value: str) -> str:
     """A SQL string literal (single quotes doubled)."""
     return "'" + value.replace("'", "''") + "'"
+
+
+def sql_identifier(name: str) -> str:
+    """A quoted SQL identifier (double quotes doubled)."""
+    return '"' + name.replace('"', '""') + '"'
 
 
 def file_format(path: Path) -> str | None:
@@ -44,46 +74,51 @@ def file_format(path: Path) -> str | None:
     return None
 
 
-def records_sql(path: Path, fmt: str) -> str:
-    """SQL yielding (`_source_file`, `_source_line`, `rec`, `raw_record`) for one file.
+def _lines_reader(paths: list[str]) -> str:
+    """`read_csv` of the files as plain text lines: one row per line (a blank line as NULL), with `filename`."""
+    files = "[" + ", ".join(sql_literal(p) for p in paths) + "]"
+    return (f"read_csv({files}, columns = {{'line': 'VARCHAR'}}, header = false, delim = '\x1f', quote = '', "
+            f"escape = '', auto_detect = false, compression = 'auto', max_line_size = {MAX_LINE_BYTES}, "
+            "filename = true)")
 
-    JSON lines are read as plain text lines first so that a line that is not JSON is kept as a reject
-    (with its line number) instead of failing the whole file.
+
+def records_sql(path: Path, fmt: str) -> str:
+    """JSON records (`_source_file`, `_source_line`, `rec`, `raw_record`) of one JSON-lines or Parquet file.
+
+    A self-contained SELECT for a source's own reader. JSON lines are read as plain text lines first so
+    that a line that is not JSON is kept as a reject (with its line number) instead of failing the file.
     """
     p = sql_literal(str(path))
     if fmt == "jsonl":
         return f"""
             select {p} as _source_file, _source_line,
                    try_cast(line as json) as rec, line as raw_record
-            from (
-                select row_number() over () as _source_line, line
-                from read_csv({p}, columns = {{'line': 'VARCHAR'}}, header = false, delim = '\x1f',
-                              quote = '', escape = '', auto_detect = false, compression = 'auto',
-                              max_line_size = {MAX_LINE_BYTES})
-            )
-            where line is not null and trim(line) <> ''"""
-    if fmt == "csv":
-        # numbered against the file's own lines by `_prepare_csv`, which must run first
-        return f"""
-            select {p} as _source_file, _source_line, rec, rec::varchar as raw_record from _ts_csv_lines"""
+            from (select row_number() over () as _source_line, line from {_lines_reader([str(path)])})
+            where line is not null and not regexp_full_match(line, '\\s*')"""
     if fmt == "parquet":
         return f"""
             select {p} as _source_file, file_row_number + 1 as _source_line,
                    to_json(t) as rec, to_json(t)::varchar as raw_record
             from (select * exclude (file_row_number), file_row_number
                   from read_parquet({p}, file_row_number = true)) t"""
-    raise ValueError(f"{path}: unsupported file format {fmt!r}")
+    raise ValueError(f"{path}: a source's own reader reads JSON lines or Parquet, not {fmt}")
 
 
 @dataclass(frozen=True)
 class FileSource:
-    """A folder of files that feeds one raw table through one mapping."""
+    """A folder of files that feeds one raw table through one mapping.
+
+    `fields`: when set, the mapping reads field records (each field a VARCHAR column of that name);
+    otherwise it reads JSON records (`rec`). `reader`: a source's own reader of one file (path, format)
+    into JSON records, instead of the built-in readers.
+    """
 
     name: str
     table: str
     subdir: str
     parse_sql: str
-    reader: Callable[[Path, str], str] = records_sql
+    fields: tuple[str, ...] = ()
+    reader: Callable[[Path, str], str] | None = None
 
     def folder(self, landing_dir: Path) -> Path:
         return landing_dir / self.subdir
@@ -92,7 +127,8 @@ class FileSource:
         folder = self.folder(landing_dir)
         if not folder.exists():
             return []
-        return sorted(p for p in folder.rglob("*") if p.is_file() and file_format(p) and ".partial" not in p.parts)
+        return sorted((p for p in folder.rglob("*") if p.is_file() and file_format(p) and ".partial" not in p.parts),
+                      key=str)
 
 
 @dataclass
@@ -103,22 +139,121 @@ class LoadSummary:
     rows_rejected: int = 0
 
 
-def _prepare_csv(con: duckdb.DuckDBPyConnection, path: Path) -> None:
-    """Read a CSV file into `_ts_csv_lines(_source_line, rec)`, numbered by the file's own lines.
+@dataclass(frozen=True)
+class _File:
+    path: Path
+    fmt: str
+    size: int
+    modified: dt.datetime
+
+
+@dataclass(frozen=True)
+class _Records:
+    """The `records` SELECT of a batch, how to turn its `raw_record` into text, and its CSV structure rejects."""
+
+    sql: str
+    raw_text: str = "raw_record"
+    structure_rejects: str | None = None
+    # the records are every line of the files in order (`_source_line` null): the loader numbers them
+    numbered_by_position: bool = False
+
+
+# --- readers -----------------------------------------------------------------------------------------
+
+def _stage_lines(con: duckdb.DuckDBPyConnection, paths: list[str]) -> str:
+    """Read JSON-lines files into `_ts_lines`; returns the SELECT of their non-blank lines, numbered.
+
+    The files are read in one parallel scan that keeps the files' order and each file's line order, so
+    a line's number is its row's position after the file's first row: no numbering pass over the data.
+    """
+    con.execute(f"create or replace temp table _ts_lines as select filename as _source_file, line "
+                f"from {_lines_reader(paths)}")
+    return """
+        select l._source_file, l.rowid - f._first_row + 1 as _source_line, l.line
+        from _ts_lines l
+        join (select _source_file, min(rowid) as _first_row from _ts_lines group by _source_file) f
+          using (_source_file)
+        where l.line is not null and not regexp_full_match(l.line, '\\s*')"""
+
+
+def _jsonl_records(con: duckdb.DuckDBPyConnection, source: FileSource, paths: list[str]) -> _Records:
+    if not source.fields:
+        return _Records(f"""
+            select _source_file, _source_line, try_cast(line as json) as rec, line as raw_record
+            from ({_stage_lines(con, paths)})""")
+    shape = sql_literal(json.dumps({f: "VARCHAR" for f in source.fields}))
+    columns = ", ".join(f"_j.{sql_identifier(f)} as {sql_identifier(f)}" for f in source.fields)
+    # Every line is a record, blank ones too, so that a line's number is its position in the file: the
+    # loader numbers the mapped rows by position and then drops the blank lines. One JSON parse per
+    # line; the object test parses again only a line that does not start with '{'.
+    return _Records(f"""
+        select _source_file, null::bigint as _source_line, line as raw_record,
+            case when _j is null then
+                     case when line is null or regexp_full_match(line, '\\s*') then {sql_literal(BLANK_LINE)}
+                          else 'not valid JSON' end
+                 when not starts_with(line, '{{') and coalesce(json_type(line), '') <> 'OBJECT'
+                     then 'not a JSON object'
+            end as _record_error,
+            {columns}
+        from (select filename as _source_file, line, try(json_transform(line, {shape})) as _j
+              from {_lines_reader(paths)})""", numbered_by_position=True)
+
+
+def _columns_records(source: FileSource, from_sql: str, file_sql: str, line_sql: str,
+                     columns: list[tuple[str, str]]) -> _Records:
+    """Records of a table-shaped file (CSV or Parquet) with `columns` [(name, type)]: the row as a STRUCT."""
+    row = "struct_pack(" + ", ".join(f"{sql_identifier(c)} := {sql_identifier(c)}" for c, _ in columns) + ")"
+    if not source.fields:
+        return _Records(f"select {file_sql} as _source_file, {line_sql} as _source_line, "
+                        f"to_json({row}) as rec, {row} as raw_record from {from_sql}",
+                        raw_text="to_json(raw_record)::varchar")
+    types = dict(columns)
+
+    def text(field: str) -> str:
+        if field not in types:
+            return f"null::varchar as {sql_identifier(field)}"
+        column, kind = sql_identifier(field), types[field]
+        if kind == "VARCHAR":
+            return f"{column} as {column}"
+        if kind.startswith(_NESTED_TYPES) or kind.endswith("]"):
+            return f"to_json({column})::varchar as {column}"
+        return f"cast({column} as varchar) as {column}"
+
+    return _Records(
+        f"select {file_sql} as _source_file, {line_sql} as _source_line, null::varchar as _record_error, "
+        f"{row} as raw_record, {', '.join(text(f) for f in source.fields)} from {from_sql}",
+        raw_text="to_json(raw_record)::varchar",
+    )
+
+
+def _parquet_records(con: duckdb.DuckDBPyConnection, source: FileSource, paths: list[str]) -> _Records:
+    """Parquet read as columns: the row number is the reader's own `file_row_number`."""
+    files = "[" + ", ".join(sql_literal(p) for p in paths) + "]"
+    scan = f"read_parquet({files}, union_by_name = true)"
+    columns = [(name, kind) for name, kind, *_ in con.execute(f"describe select * from {scan}").fetchall()]
+    reserved = [c for c, _ in columns if c in _PARQUET_VIRTUAL]
+    if reserved:
+        raise ValueError(f"{paths[0] if len(paths) == 1 else 'a Parquet file'}: column {reserved[0]!r} "
+                         "has the name of a column the Parquet reader adds; rename it")
+    return _columns_records(source, scan, "filename", "file_row_number + 1", columns)
+
+
+def _csv_records(con: duckdb.DuckDBPyConnection, source: FileSource, path: str) -> _Records:
+    """One CSV file, its rows numbered by the file's own lines.
 
     DuckDB's reader keeps rows it cannot read (wrong column count, bad quoting) in `reject_errors`
     with their line; the rows it kept are the remaining lines in order (line 1 is the header), so each
-    kept row gets its true line number even after a refused one.
+    kept row gets its true line number even after a refused one. Refused rows become rejects.
     """
-    p = sql_literal(str(path))
+    p = sql_literal(path)
     # DuckDB appends every scan's refused rows to the same session tables: start each file afresh
     con.execute("drop table if exists reject_errors")
     con.execute("drop table if exists reject_scans")
     con.execute(f"""
         create or replace temp table _ts_csv as
-        select row_number() over () as _kept_idx, to_json(t) as rec
+        select row_number() over () as _ts_kept_idx, t.*
         from read_csv({p}, all_varchar = true, header = true, compression = 'auto', store_rejects = true) t""")
-    if not _has_csv_rejects(con):
+    if not con.execute("select count(*) from duckdb_tables() where table_name = 'reject_errors'").fetchone()[0]:
         con.execute("create temp table reject_errors as select null::bigint as line, null::varchar as error_message, "
                     "null::varchar as csv_line where false")
     con.execute("""
@@ -130,70 +265,128 @@ def _prepare_csv(con: duckdb.DuckDBPyConnection, path: Path) -> None:
             from range(2, 2 + (select count(*) from _ts_csv) + (select count(*) from rejected)) t(l)
             where l not in (select line from rejected)
         ), numbered as (
-            select line, row_number() over (order by line) as _kept_idx from candidates
+            select line, row_number() over (order by line) as _ts_kept_idx from candidates
         )
-        select numbered.line as _source_line, _ts_csv.rec
-        from _ts_csv join numbered using (_kept_idx)""")
+        select numbered.line as _ts_line, _ts_csv.* exclude (_ts_kept_idx)
+        from _ts_csv join numbered using (_ts_kept_idx)""")
+    columns = [(d[0], "VARCHAR") for d in con.execute("select * from _ts_csv_lines limit 0").description][1:]
+    records = _columns_records(source, "_ts_csv_lines", p, "_ts_line", columns)
+    structure = None
+    if con.execute("select count(*) from reject_errors").fetchone()[0]:
+        structure = f"""
+            select {p} as _source_file, line as _source_line,
+                   'CSV row could not be read: ' || error_message as _reject_reason, csv_line as raw_record
+            from reject_errors"""
+    return _Records(records.sql, records.raw_text, structure)
 
 
-def _has_csv_rejects(con: duckdb.DuckDBPyConnection) -> bool:
-    return con.execute("select count(*) from duckdb_tables() where table_name = 'reject_errors'").fetchone()[0] > 0
+def _records(con: duckdb.DuckDBPyConnection, source: FileSource, batch: list[_File]) -> _Records:
+    fmt, paths = batch[0].fmt, [str(f.path) for f in batch]
+    if source.reader is not None:
+        return _Records(source.reader(batch[0].path, fmt))
+    if fmt == "jsonl":
+        return _jsonl_records(con, source, paths)
+    if fmt == "parquet":
+        return _parquet_records(con, source, paths)
+    if fmt == "csv":
+        return _csv_records(con, source, paths[0])
+    raise ValueError(f"{paths[0]}: unsupported file format {fmt!r}")
 
 
-def _csv_structure_rejects(con: duckdb.DuckDBPyConnection, path: Path) -> str | None:
-    """Rows DuckDB's CSV reader refused in this file's scan, as rejects; None if none."""
-    if not con.execute("select count(*) from reject_errors").fetchone()[0]:
-        return None
-    return f"""
-        select {sql_literal(str(path))} as _source_file, line as _source_line,
-               'CSV row could not be read: ' || error_message as _reject_reason, csv_line as raw_record
-        from reject_errors"""
+# --- loading -----------------------------------------------------------------------------------------
+
+_TEMP_TABLES = ("_ts_parsed", "_ts_batch", "_ts_lines", "_ts_csv", "_ts_csv_lines")
 
 
-def load_file(con: duckdb.DuckDBPyConnection, source: FileSource, path: Path) -> tuple[int, int]:
-    """Load one file atomically; returns (rows loaded, rows rejected)."""
-    fmt = file_format(path)
-    stat = path.stat()
-    reader = source.reader(path, fmt)
+def _rows_view(con: duckdb.DuckDBPyConnection, records: _Records) -> None:
+    """`_ts_rows`: the mapped rows of the batch, each with its line."""
+    if not records.numbered_by_position:
+        con.execute("create or replace temp view _ts_rows as select * from _ts_parsed")
+        return
+    # a file's rows are consecutive and in line order: line = position after the file's first row
+    con.execute(f"""
+        create or replace temp view _ts_rows as
+        select p.* replace (p.rowid - f._first_row + 1 as _source_line)
+        from _ts_parsed p
+        join (select _source_file, min(rowid) as _first_row from _ts_parsed group by _source_file) f
+          using (_source_file)
+        where p._reject_reason is distinct from {sql_literal(BLANK_LINE)}""")
+
+
+def _load_batch(con: duckdb.DuckDBPyConnection, source: FileSource, batch: list[_File]) -> tuple[int, int]:
+    """Load a batch of files of one format atomically; returns (rows loaded, rows rejected)."""
+    fmt = batch[0].fmt
+    where = str(batch[0].path) if len(batch) == 1 else f"{len(batch)} {fmt} files from {batch[0].path}"
     try:
-        if fmt == "csv":
-            _prepare_csv(con, path)
+        try:
+            records = _records(con, source, batch)
+            con.execute(f"""
+                create or replace temp table _ts_parsed as
+                select * replace (case when _reject_reason is not null then {records.raw_text} end as raw_record)
+                from (with records as ({records.sql}) {source.parse_sql})""")
+        except duckdb.Error as exc:
+            raise ValueError(f"{where}: could not be read as {fmt}: {exc}") from exc
+        _rows_view(con, records)
         con.execute(
-            f"create or replace temp table _ts_parsed as with records as ({reader}) {source.parse_sql}"
+            "create or replace temp table _ts_batch as select unnest(?::varchar[]) as path, "
+            "unnest(?::bigint[]) as size_bytes, unnest(?::timestamp[]) as modified_at",
+            [[str(f.path) for f in batch], [f.size for f in batch], [f.modified for f in batch]],
         )
-    except duckdb.Error as exc:
-        raise ValueError(f"{path}: could not be read as {fmt}: {exc}") from exc
-    structure = _csv_structure_rejects(con, path) if fmt == "csv" else None
-    loaded_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    p = str(path)
-    rejects_sql = (
-        "select _source_file, _source_line, _reject_reason as reason, raw_record from _ts_parsed "
-        "where _reject_reason is not null"
-        + (f" union all select _source_file, _source_line, _reject_reason, raw_record from ({structure})" if structure else "")
-    )
-    good, bad, _ = replace_slices(con, [
-        Slice(
-            source.table, "_source_file = ?", [p],
-            "select * exclude (_reject_reason, raw_record), ?::timestamp as _loaded_at from _ts_parsed "
-            "where _reject_reason is null",
-            [loaded_at],
-        ),
-        Slice(
-            "rejected_rows", "source = ? and _source_file = ?", [source.name, p],
-            f"select ? as source, *, ?::timestamp as _loaded_at from ({rejects_sql})",
-            [source.name, loaded_at],
-        ),
-        Slice(
-            "landed_files", "source = ? and path = ?", [source.name, p],
-            "select ? as source, ? as path, ? as size_bytes, ?::timestamp as modified_at, "
-            "(select count(*) from _ts_parsed where _reject_reason is null) as rows_loaded, "
-            f"(select count(*) from ({rejects_sql})) as rows_rejected, ?::timestamp as _loaded_at",
-            [source.name, p, stat.st_size, dt.datetime.fromtimestamp(stat.st_mtime, dt.UTC).replace(tzinfo=None), loaded_at],
-        ),
-    ])
-    for temp in ("_ts_parsed", "_ts_csv", "_ts_csv_lines"):
-        con.execute(f"drop table if exists {temp}")
-    return good, bad
+        rejects = ("select _source_file, _source_line, _reject_reason as reason, raw_record from _ts_rows "
+                   "where _reject_reason is not null")
+        outcomes = (f"select _source_file, _reject_reason is null as ok from _ts_parsed "
+                    f"where _reject_reason is distinct from {sql_literal(BLANK_LINE)}")
+        if records.structure_rejects:
+            rejects += f" union all select * from ({records.structure_rejects})"
+            outcomes += f" union all select _source_file, false from ({records.structure_rejects})"
+        in_batch = "_source_file in (select path from _ts_batch)"
+        loaded_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+        good, bad, _ = replace_slices(con, [
+            Slice(
+                source.table, in_batch, [],
+                "select * exclude (_reject_reason, raw_record), ?::timestamp as _loaded_at from _ts_rows "
+                "where _reject_reason is null",
+                [loaded_at],
+            ),
+            Slice(
+                "rejected_rows", f"source = ? and {in_batch}", [source.name],
+                f"select ? as source, *, ?::timestamp as _loaded_at from ({rejects})",
+                [source.name, loaded_at],
+            ),
+            Slice(
+                "landed_files", "source = ? and path in (select path from _ts_batch)", [source.name],
+                f"""select ? as source, b.path, b.size_bytes, b.modified_at,
+                           coalesce(c.good, 0) as rows_loaded, coalesce(c.bad, 0) as rows_rejected,
+                           ?::timestamp as _loaded_at
+                    from _ts_batch b left join (
+                        select _source_file, count(*) filter (where ok) as good, count(*) filter (where not ok) as bad
+                        from ({outcomes}) group by _source_file
+                    ) c on c._source_file = b.path""",
+                [source.name, loaded_at],
+            ),
+        ])
+        return good, bad
+    finally:
+        con.execute("drop view if exists _ts_rows")
+        for temp in _TEMP_TABLES:
+            con.execute(f"drop table if exists {temp}")
+
+
+def _batches(source: FileSource, files: list[_File]) -> Iterator[list[_File]]:
+    """Consecutive files of one format, bounded in count and bytes. CSV files (each scan keeps its own
+    refused rows) and files read by a source's own reader load one at a time."""
+    batch: list[_File] = []
+    size = 0
+    for f in files:
+        joins = (bool(batch) and f.fmt == batch[0].fmt and source.reader is None and f.fmt != "csv"
+                 and len(batch) < BATCH_MAX_FILES and size + f.size <= BATCH_MAX_BYTES)
+        if batch and not joins:
+            yield batch
+            batch, size = [], 0
+        batch.append(f)
+        size += f.size
+    if batch:
+        yield batch
 
 
 def load_new_files(con: duckdb.DuckDBPyConnection, source: FileSource, landing_dir: Path) -> LoadSummary:
@@ -205,14 +398,23 @@ def load_new_files(con: duckdb.DuckDBPyConnection, source: FileSource, landing_d
         ).fetchall()
     }
     summary = LoadSummary()
+    pending = []
     for path in source.discover(landing_dir):
         summary.files_seen += 1
         stat = path.stat()
         modified = dt.datetime.fromtimestamp(stat.st_mtime, dt.UTC).replace(tzinfo=None)
-        if landed.get(str(path)) == (stat.st_size, modified):
-            continue
-        good, bad = load_file(con, source, path)
-        summary.files_loaded += 1
-        summary.rows_loaded += good
-        summary.rows_rejected += bad
+        if landed.get(str(path)) != (stat.st_size, modified):
+            pending.append(_File(path, file_format(path), stat.st_size, modified))
+    for batch in _batches(source, pending):
+        try:
+            results = [(len(batch), _load_batch(con, source, batch))]
+        except ValueError:
+            if len(batch) == 1:
+                raise
+            # narrow the failure to its file: load one at a time (the failing file raises, naming itself)
+            results = [(1, _load_batch(con, source, [f])) for f in batch]
+        for files, (good, bad) in results:
+            summary.files_loaded += files
+            summary.rows_loaded += good
+            summary.rows_rejected += bad
     return summary

@@ -1,8 +1,10 @@
 """The request-level file sources and how each maps onto the raw contract.
 
-Each mapping is one SELECT over `records(_source_file, _source_line, rec, raw_record)` (see
-`dagster_project.lib.file_ingest`) returning the raw table's columns plus `_reject_reason`, which is
-null for a good row and otherwise says, naming the field and value, why the row was refused.
+Each mapping is one SELECT over a `records` relation (see `dagster_project.lib.file_ingest`) returning
+the raw table's columns plus `_reject_reason`, which is null for a good row and otherwise says, naming
+the field and value, why the row was refused. The event-log and outcome formats are flat, so their
+mappings read field records (one VARCHAR column per field, whether the file is JSON lines, CSV or
+Parquet); LiteLLM spend logs and OpenTelemetry spans nest their fields, so theirs read JSON records.
 
 Three sources feed `raw.request_events`, told apart by `source_system`: the event-log files here
 (`event_file`), LiteLLM spend logs (`litellm.py`, `litellm`) and OpenTelemetry GenAI spans (`otel.py`,
@@ -11,7 +13,7 @@ Three sources feed `raw.request_events`, told apart by `source_system`: the even
 
 from __future__ import annotations
 
-from dagster_project.lib.file_ingest import FileSource
+from dagster_project.lib.file_ingest import FileSource, sql_identifier
 
 KNOWN_PROVIDERS = ("openai", "anthropic")
 PROVIDERS_SQL = ", ".join(f"'{p}'" for p in KNOWN_PROVIDERS)
@@ -24,26 +26,19 @@ EVENT_FIELDS = ("request_id", "occurred_at", "provider", "model", "api_key_id", 
 OUTCOME_FIELDS = ("task_id", "parent_task_id", "workflow", "completed_at", "outcome")
 
 
-def extract_fields(fields: tuple[str, ...]) -> str:
-    """Read every field of the record in ONE JSON parse (a multi-path extract), as a list `v`."""
-    paths = ", ".join(f"'$.{f}'" for f in fields)
-    return f"""
-    , objects as (
-        select *, coalesce(json_type(rec) = 'OBJECT', false) as _is_object from records
-    ), extracted as (
-        select *, case when _is_object then json_extract_string(rec, [{paths}]) end as v
-        from objects
-    )"""
-
-
 def field_text(fields: tuple[str, ...]):
-    """`text(field)`: the SQL for one field of `extract_fields`, trimmed, empty as NULL."""
+    """`text(field)`: one field of a JSON multi-path extract (a list `v` in `fields` order), trimmed, empty as NULL."""
     def _text(field: str) -> str:
         return f"nullif(trim(v[{fields.index(field) + 1}]), '')"
     return _text
 
 
-_text = field_text(EVENT_FIELDS)
+def column_text(field: str) -> str:
+    """One field of field records (its VARCHAR column), trimmed, empty as NULL."""
+    return f"nullif(trim({sql_identifier(field)}), '')"
+
+
+_text = column_text
 
 
 def whole_number(expr: str) -> str:
@@ -60,9 +55,9 @@ def token_checks(fields: tuple[str, ...] = TOKEN_FIELDS) -> str:
     return "\n                ".join(checks)
 
 
-EVENT_LOG_PARSE_SQL = extract_fields(EVENT_FIELDS) + f"""
+EVENT_LOG_PARSE_SQL = f"""
     , fields as (
-        select _source_file, _source_line, raw_record, rec, _is_object,
+        select _source_file, _source_line, raw_record, _record_error,
             {_text('request_id')} as request_id,
             {_text('occurred_at')} as occurred_at_text,
             try_cast({_text('occurred_at')} as timestamptz) as occurred_at_tz,
@@ -75,7 +70,7 @@ EVENT_LOG_PARSE_SQL = extract_fields(EVENT_FIELDS) + f"""
             try_cast({_text('batch')} as boolean) as batch_value,
             {_text('service_tier')} as service_tier,
             {", ".join(f"{_text(f)} as {f}" for f in TAG_FIELDS)}
-        from extracted
+        from records
     )
     select
         request_id,
@@ -88,8 +83,7 @@ EVENT_LOG_PARSE_SQL = extract_fields(EVENT_FIELDS) + f"""
         'event_file' as source_system,
         _source_file, _source_line, raw_record,
         case
-            when rec is null then 'not valid JSON'
-            when not _is_object then 'not a JSON object'
+            when _record_error is not null then _record_error
             when request_id is null then 'missing request_id'
             when occurred_at_text is null then 'missing occurred_at'
             when occurred_at_tz is null then 'occurred_at is not an RFC 3339 timestamp: ' || occurred_at_text
@@ -102,25 +96,23 @@ EVENT_LOG_PARSE_SQL = extract_fields(EVENT_FIELDS) + f"""
         end as _reject_reason
     from fields"""
 
-_text = field_text(OUTCOME_FIELDS)
-OUTCOME_PARSE_SQL = extract_fields(OUTCOME_FIELDS) + f"""
+OUTCOME_PARSE_SQL = f"""
     , fields as (
-        select _source_file, _source_line, raw_record, rec, _is_object,
+        select _source_file, _source_line, raw_record, _record_error,
             {_text('task_id')} as task_id,
             {_text('parent_task_id')} as parent_task_id,
             lower({_text('workflow')}) as workflow,
             {_text('completed_at')} as completed_at_text,
             try_cast({_text('completed_at')} as timestamptz) as completed_at_tz,
             lower({_text('outcome')}) as outcome
-        from extracted
+        from records
     )
     select
         task_id, parent_task_id, workflow,
         cast(completed_at_tz at time zone 'UTC' as timestamp) as completed_at,
         outcome, _source_file, _source_line, raw_record,
         case
-            when rec is null then 'not valid JSON'
-            when not _is_object then 'not a JSON object'
+            when _record_error is not null then _record_error
             when task_id is null then 'missing task_id'
             when completed_at_text is null then 'missing completed_at'
             when completed_at_tz is null then 'completed_at is not an RFC 3339 timestamp: ' || completed_at_text
@@ -129,5 +121,7 @@ OUTCOME_PARSE_SQL = extract_fields(OUTCOME_FIELDS) + f"""
         end as _reject_reason
     from fields"""
 
-EVENT_FILES = FileSource(name="event_files", table="request_events", subdir="events", parse_sql=EVENT_LOG_PARSE_SQL)
-OUTCOME_FILES = FileSource(name="outcome_files", table="outcome_events", subdir="outcomes", parse_sql=OUTCOME_PARSE_SQL)
+EVENT_FILES = FileSource(name="event_files", table="request_events", subdir="events",
+                         parse_sql=EVENT_LOG_PARSE_SQL, fields=EVENT_FIELDS)
+OUTCOME_FILES = FileSource(name="outcome_files", table="outcome_events", subdir="outcomes",
+                           parse_sql=OUTCOME_PARSE_SQL, fields=OUTCOME_FIELDS)

@@ -1,0 +1,240 @@
+"""The file-loading mechanism: batches of files, true line numbers per file, Parquet read as columns,
+replacement of changed files, and failures that name their file and change nothing."""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import json
+import os
+
+import duckdb
+import pytest
+
+from dagster_project.defs.events.sources import EVENT_FILES
+from dagster_project.lib import file_ingest
+from dagster_project.lib.file_ingest import load_new_files
+from dagster_project.lib.warehouse import connect
+
+GOOD = {
+    "request_id": "r", "occurred_at": "2026-09-01T08:00:00Z", "provider": "openai", "model": "gpt-4.1-mini",
+    "uncached_input_tokens": 100, "cache_read_input_tokens": 0, "cache_write_input_tokens": 0, "output_tokens": 7,
+}
+
+
+def event(**changes) -> dict:
+    return {**GOOD, **changes}
+
+
+@pytest.fixture
+def batches(monkeypatch) -> list[list[str]]:
+    """The file names of every batch `load_new_files` loads, in order."""
+    seen: list[list[str]] = []
+    load_batch = file_ingest._load_batch
+
+    def spy(con, source, batch):
+        seen.append([f.path.name for f in batch])
+        return load_batch(con, source, batch)
+
+    monkeypatch.setattr(file_ingest, "_load_batch", spy)
+    return seen
+
+
+def test_many_files_load_in_one_batch_and_keep_their_own_line_numbers(tmp_path, batches):
+    landing = tmp_path / "landing"
+    events = landing / "events"
+    events.mkdir(parents=True)
+    expected_good, expected_bad = [], []
+    for n in range(12):
+        lines = []
+        for i in range(1, 40 * n + 3):
+            # blank and whitespace-only lines count as lines but are neither rows nor rejects
+            if i % 11 == 0:
+                lines.append("" if i % 2 else "  \t ")
+            elif i % 13 == 0:
+                lines.append("{not json")
+                expected_bad.append((f"f{n:02}.jsonl", i, "not valid JSON"))
+            elif i % 17 == 0:
+                lines.append(json.dumps(event(request_id=f"f{n}-{i}", provider="mistral")))
+                expected_bad.append((f"f{n:02}.jsonl", i, "unknown provider: mistral"))
+            else:
+                # the row says which line it is on
+                lines.append(json.dumps(event(request_id=f"f{n}-{i}", output_tokens=i)))
+                expected_good.append((f"f{n:02}.jsonl", i))
+        text = "\n".join(lines) + "\n"
+        if n % 3 == 0:
+            with gzip.open(events / f"f{n:02}.jsonl.gz", "wt") as f:
+                f.write(text)
+        else:
+            (events / f"f{n:02}.jsonl").write_text(text)
+    with connect(tmp_path / "w.duckdb") as con:
+        summary = load_new_files(con, EVENT_FILES, landing)
+        good = con.execute(
+            "select regexp_extract(_source_file, 'f[0-9]+\\.jsonl'), _source_line, output_tokens "
+            "from raw.request_events order by 1, 2").fetchall()
+        bad = con.execute(
+            "select regexp_extract(_source_file, 'f[0-9]+\\.jsonl'), _source_line, reason from raw.rejected_rows "
+            "order by 1, 2").fetchall()
+        landed = con.execute("select sum(rows_loaded), sum(rows_rejected), count(*), count(distinct _loaded_at) "
+                             "from raw.landed_files").fetchone()
+    assert len(batches) == 1 and len(batches[0]) == 12
+    assert [(f, line) for f, line, _ in good] == sorted(expected_good)
+    assert all(line == tokens for _, line, tokens in good)
+    assert bad == sorted(expected_bad)
+    assert (summary.files_loaded, summary.rows_loaded, summary.rows_rejected) == (12, len(good), len(bad))
+    assert landed == (len(good), len(bad), 12, 1)
+
+
+def test_line_numbers_hold_across_large_files_in_one_batch(tmp_path, batches):
+    landing = tmp_path / "landing"
+    (landing / "events").mkdir(parents=True)
+    with duckdb.connect() as con:
+        for name, n in (("a", 150_000), ("b", 3), ("c", 250_000)):
+            con.execute(
+                f"copy (select '{name}' || i as request_id, '2026-09-01T00:00:00Z' as occurred_at, 'openai' as provider, "
+                f"'gpt-4.1' as model, i as output_tokens from range(1, {n} + 1) t(i) order by i) "
+                f"to '{landing}/events/{name}.jsonl' (format json)"
+            )
+    with connect(tmp_path / "w.duckdb") as con:
+        load_new_files(con, EVENT_FILES, landing)
+        per_file = con.execute(
+            "select right(_source_file, 7), count(*), count(*) filter (where output_tokens <> _source_line) "
+            "from raw.request_events group by 1 order by 1").fetchall()
+    assert len(batches) == 1
+    assert per_file == [("a.jsonl", 150_000, 0), ("b.jsonl", 3, 0), ("c.jsonl", 250_000, 0)]
+
+
+def test_parquet_loads_as_columns_and_a_bad_row_is_rejected_with_its_row_number(tmp_path):
+    landing = tmp_path / "landing"
+    (landing / "events").mkdir(parents=True)
+    path = landing / "events" / "typed.parquet"
+    with duckdb.connect() as con:
+        # native types, not text: tokens BIGINT, time TIMESTAMPTZ, batch BOOLEAN; plus a column no mapping reads
+        con.execute(f"""
+            copy (
+                select * from (values
+                    ('p1', timestamptz '2026-09-01 10:00:00+02', 'openai', 'gpt-4.1', 10::bigint, true, [1, 2]),
+                    ('p2', timestamptz '2026-09-01 10:00:00+00', 'mistral', 'm-1', 20::bigint, false, []::int[]),
+                    ('p3', null, 'anthropic', 'claude-haiku-4-5', -3::bigint, null, null),
+                    ('p4', timestamptz '2026-09-02 00:00:00+00', 'Anthropic', 'claude-haiku-4-5', 4::bigint, null, [3])
+                ) t(request_id, occurred_at, provider, model, output_tokens, batch, extra)
+            ) to '{path}'""")
+    with connect(tmp_path / "w.duckdb") as con:
+        summary = load_new_files(con, EVENT_FILES, landing)
+        good = con.execute("select request_id, occurred_at, provider, output_tokens, batch, _source_line "
+                           "from raw.request_events order by 1").fetchall()
+        bad = con.execute("select _source_file, _source_line, reason, raw_record from raw.rejected_rows "
+                          "order by 2").fetchall()
+    assert good == [("p1", dt.datetime(2026, 9, 1, 8), "openai", 10, True, 1),
+                    ("p4", dt.datetime(2026, 9, 2), "anthropic", 4, False, 4)]
+    assert (summary.rows_loaded, summary.rows_rejected) == (2, 2)
+    assert [(f, line, reason) for f, line, reason, _ in bad] == [
+        (str(path), 2, "unknown provider: mistral"), (str(path), 3, "missing occurred_at")]
+    # the whole row, every column, as JSON
+    assert json.loads(bad[0][3]) == {
+        "request_id": "p2", "occurred_at": "2026-09-01 10:00:00+00", "provider": "mistral", "model": "m-1",
+        "output_tokens": 20, "batch": False, "extra": []}
+
+
+def test_parquet_files_with_different_columns_load_in_one_batch(tmp_path, batches):
+    landing = tmp_path / "landing"
+    (landing / "events").mkdir(parents=True)
+    with duckdb.connect() as con:
+        con.execute(f"copy (select 'a' || i as request_id, '2026-09-01T00:00:00Z' as occurred_at, 'openai' as provider, "
+                    f"'gpt-4.1' as model, i as output_tokens from range(1, 4) t(i)) to '{landing}/events/a.parquet'")
+        con.execute(f"copy (select 'b' || i as request_id, '2026-09-01T00:00:00Z' as occurred_at, 'anthropic' as provider, "
+                    f"'claude-haiku-4-5' as model, 'search' as feature, i::varchar as uncached_input_tokens "
+                    f"from range(1, 3) t(i)) to '{landing}/events/b.parquet'")
+    with connect(tmp_path / "w.duckdb") as con:
+        load_new_files(con, EVENT_FILES, landing)
+        rows = con.execute("select request_id, feature, uncached_input_tokens, output_tokens, _source_line "
+                           "from raw.request_events order by 1").fetchall()
+    assert len(batches) == 1
+    assert rows == [("a1", None, 0, 1, 1), ("a2", None, 0, 2, 2), ("a3", None, 0, 3, 3),
+                    ("b1", "search", 1, 0, 1), ("b2", "search", 2, 0, 2)]
+
+
+def test_a_parquet_column_named_like_the_readers_own_is_refused_by_name(tmp_path):
+    landing = tmp_path / "landing"
+    (landing / "events").mkdir(parents=True)
+    with duckdb.connect() as con:
+        con.execute(f"copy (select 'x' as request_id, 'f.csv' as filename) to '{landing}/events/x.parquet'")
+    with connect(tmp_path / "w.duckdb") as con, pytest.raises(ValueError, match=r"x\.parquet: column 'filename'"):
+        load_new_files(con, EVENT_FILES, landing)
+
+
+def test_a_changed_file_replaces_its_own_rows_and_rejects_and_leaves_the_others(tmp_path, batches):
+    landing = tmp_path / "landing"
+    events = landing / "events"
+    events.mkdir(parents=True)
+    (events / "a.jsonl").write_text(json.dumps(event(request_id="a1")) + "\n")
+    (events / "b.jsonl").write_text(json.dumps(event(request_id="b1")) + "\nnot json\n")
+    with connect(tmp_path / "w.duckdb") as con:
+        load_new_files(con, EVENT_FILES, landing)
+        (events / "b.jsonl").write_text("\n" + json.dumps(event(request_id="b2")) + "\n" + json.dumps(event(request_id="b3"))
+                                        + "\n{}\n")
+        os.utime(events / "b.jsonl", (1_800_000_000, 1_800_000_000))
+        (events / "c.jsonl").write_text(json.dumps(event(request_id="c1")) + "\n")
+        second = load_new_files(con, EVENT_FILES, landing)
+        third = load_new_files(con, EVENT_FILES, landing)
+        rows = con.execute("select request_id, _source_line from raw.request_events order by 1").fetchall()
+        rejects = con.execute("select right(_source_file, 7), _source_line, reason from raw.rejected_rows").fetchall()
+        landed = con.execute("select right(path, 7), rows_loaded, rows_rejected from raw.landed_files order by 1").fetchall()
+    assert batches == [["a.jsonl", "b.jsonl"], ["b.jsonl", "c.jsonl"]]
+    assert (second.files_loaded, third.files_loaded) == (2, 0)
+    assert rows == [("a1", 1), ("b2", 2), ("b3", 3), ("c1", 1)]
+    assert rejects == [("b.jsonl", 4, "missing request_id")]
+    assert landed == [("a.jsonl", 1, 0), ("b.jsonl", 2, 1), ("c.jsonl", 1, 0)]
+
+
+def test_a_batch_that_cannot_be_read_is_narrowed_to_its_file_and_changes_nothing_of_it(tmp_path, batches):
+    landing = tmp_path / "landing"
+    events = landing / "events"
+    events.mkdir(parents=True)
+    (events / "a.jsonl").write_text(json.dumps(event(request_id="a1")) + "\n")
+    (events / "b.jsonl").write_bytes(json.dumps(event(request_id="b1")).encode() + b"\n\xff\xfe broken\n")
+    (events / "c.jsonl").write_text(json.dumps(event(request_id="c1")) + "\n")
+    with connect(tmp_path / "w.duckdb") as con:
+        with pytest.raises(ValueError, match=r"b\.jsonl: could not be read as jsonl"):
+            load_new_files(con, EVENT_FILES, landing)
+        rows = con.execute("select request_id from raw.request_events").fetchall()
+        landed = con.execute("select right(path, 7) from raw.landed_files").fetchall()
+    # the batch of three fails as a whole; one at a time, the file before the bad one loads
+    assert batches == [["a.jsonl", "b.jsonl", "c.jsonl"], ["a.jsonl"], ["b.jsonl"]]
+    assert rows == [("a1",)]
+    assert landed == [("a.jsonl",)]
+
+
+def test_batches_follow_the_files_order_and_bounds(tmp_path, monkeypatch, batches):
+    landing = tmp_path / "landing"
+    events = landing / "events"
+    events.mkdir(parents=True)
+    for name in ("a.jsonl", "b.jsonl", "c.csv", "d.csv", "e.jsonl", "f.parquet", "g.jsonl", "h.jsonl", "i.jsonl"):
+        path = events / name
+        if name.endswith(".jsonl"):
+            path.write_text(json.dumps(event(request_id=name)) + "\n")
+        else:
+            with duckdb.connect() as con:
+                fmt = "format csv, header" if name.endswith(".csv") else "format parquet"
+                con.execute(f"copy (select '{name}' as request_id) to '{path}' ({fmt})")
+    monkeypatch.setattr(file_ingest, "BATCH_MAX_FILES", 2)
+    with connect(tmp_path / "w.duckdb") as con:
+        load_new_files(con, EVENT_FILES, landing)
+    # one format per batch, in the files' order; CSV one file at a time
+    assert batches == [["a.jsonl", "b.jsonl"], ["c.csv"], ["d.csv"], ["e.jsonl"], ["f.parquet"],
+                       ["g.jsonl", "h.jsonl"], ["i.jsonl"]]
+
+
+def test_an_empty_file_is_landed_with_no_rows(tmp_path):
+    landing = tmp_path / "landing"
+    events = landing / "events"
+    events.mkdir(parents=True)
+    (events / "a.jsonl").write_text("")
+    (events / "b.jsonl").write_text("\n\n")
+    (events / "c.jsonl").write_text(json.dumps(event(request_id="c1")))  # no final newline
+    with connect(tmp_path / "w.duckdb") as con:
+        summary = load_new_files(con, EVENT_FILES, landing)
+        landed = con.execute("select right(path, 7), rows_loaded, rows_rejected from raw.landed_files order by 1").fetchall()
+        again = load_new_files(con, EVENT_FILES, landing)
+    assert (summary.files_loaded, summary.rows_loaded, again.files_loaded) == (3, 1, 0)
+    assert landed == [("a.jsonl", 0, 0), ("b.jsonl", 0, 0), ("c.jsonl", 1, 0)]
