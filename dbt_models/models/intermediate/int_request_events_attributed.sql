@@ -105,30 +105,6 @@ with_tasks as (
 
 ),
 
-correction_keys as (
-
-    -- each request under the three keys a correction may name, most specific first:
-    -- its request_id (1), its task (2), its root task (3); one pass over the requests
-    select
-        with_tasks.request_id,
-        with_tasks.usage_date,
-        match_kinds.match_rank,
-        case when match_kinds.match_rank = 1 then 'request' else 'task' end as match_kind,
-        case match_kinds.match_rank
-            when 1 then with_tasks.request_id
-            when 2 then with_tasks.task_id
-            else case when with_tasks.root_task_id <> with_tasks.task_id then with_tasks.root_task_id end
-        end as match_key
-
-    from with_tasks
-    cross join (
-        select 1 as match_rank
-        union all select 2
-        union all select 3
-    ) as match_kinds
-
-),
-
 corrections_keyed as (
 
     select
@@ -139,6 +115,55 @@ corrections_keyed as (
         valid_from,
         valid_to
     from tag_corrections
+
+),
+
+correction_candidates as (
+
+    -- only the requests a correction names, by request_id, task or root task (read apart from the
+    -- main chain, so the requests are streamed once)
+    select
+        requests.request_id,
+        requests.usage_date,
+        requests.task_id,
+        coalesce(task_roots.root_task_id, requests.task_id) as root_task_id
+
+    from {{ ref('stg_events__requests') }} as requests
+    left join task_roots
+        on requests.task_id = task_roots.task_id
+    where {{ in_rebuild_scope('requests.usage_date') }}
+        and (
+            requests.request_id in (select match_key from corrections_keyed where match_kind = 'request')
+            or requests.task_id in (select match_key from corrections_keyed where match_kind = 'task')
+            or task_roots.root_task_id in (select match_key from corrections_keyed where match_kind = 'task')
+        )
+
+),
+
+correction_keys as (
+
+    -- each candidate under the three keys a correction may name, most specific first:
+    -- its request_id (1), its task (2), its root task (3)
+    select
+        correction_candidates.request_id,
+        correction_candidates.usage_date,
+        match_kinds.match_rank,
+        case when match_kinds.match_rank = 1 then 'request' else 'task' end as match_kind,
+        case match_kinds.match_rank
+            when 1 then correction_candidates.request_id
+            when 2 then correction_candidates.task_id
+            else case
+                when correction_candidates.root_task_id <> correction_candidates.task_id
+                    then correction_candidates.root_task_id
+            end
+        end as match_key
+
+    from correction_candidates
+    cross join (
+        select 1 as match_rank
+        union all select 2
+        union all select 3
+    ) as match_kinds
 
 ),
 
@@ -325,20 +350,46 @@ with_owners as (
 
 ),
 
+request_days as (
+
+    select distinct usage_date
+    from {{ ref('stg_events__requests') }}
+    where {{ in_rebuild_scope('usage_date') }}
+
+),
+
+employee_days as (
+
+    -- each employee's team on each day: looked up per employee and day, not per request (the latest
+    -- stint wins if the roster ever overlapped)
+    select employee_id, usage_date, team
+    from (
+        select
+            roster.employee_id,
+            request_days.usage_date,
+            roster.team,
+            row_number() over (
+                partition by roster.employee_id, request_days.usage_date
+                order by roster.valid_from desc
+            ) as roster_rank
+        from roster
+        inner join request_days
+            on {{ effective_on('request_days.usage_date', 'roster') }}
+    ) as ranked
+    where roster_rank = 1
+
+),
+
 with_tagged_employee_team as (
 
     select
         with_owners.*,
-        roster.team as tagged_employee_team,
-        row_number() over (
-            partition by with_owners.request_id
-            order by roster.valid_from desc
-        ) as roster_rank
+        employee_days.team as tagged_employee_team
 
     from with_owners
-    left join roster
-        on with_owners.employee_id = roster.employee_id
-        and {{ effective_on('with_owners.usage_date', 'roster') }}
+    left join employee_days
+        on with_owners.employee_id = employee_days.employee_id
+        and with_owners.usage_date = employee_days.usage_date
 
 ),
 
@@ -353,7 +404,6 @@ attributed as (
         coalesce(employee_id, owner_employee_id) as resolved_employee_id
 
     from with_tagged_employee_team
-    where roster_rank = 1
 
 ),
 

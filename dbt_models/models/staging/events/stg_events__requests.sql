@@ -11,6 +11,10 @@
 {%- set tags = tag_dimensions() %}
 {%- set placement = placement_tag_keys() %}
 {%- set merged = (tags.keys() | list) + (placement.keys() | list) %}
+{%- set normalized_columns = ['request_id', 'occurred_at', 'provider', 'model', 'uncached_input_tokens',
+                              'cache_read_input_tokens', 'cache_write_input_tokens', 'output_tokens', 'batch',
+                              'service_tier'] + merged + ['source_system', 'source_rank', 'raw_tags',
+                              '_source_file', '_source_line', '_loaded_at'] %}
 with
 
 source as (
@@ -57,8 +61,30 @@ normalized as (
 
 ),
 
+copy_counts as (
+
+    select request_id, count(*) as copy_count
+    from normalized
+    group by request_id
+
+),
+
+copies as (
+
+    select
+        normalized.*,
+        copy_counts.copy_count
+
+    from normalized
+    inner join copy_counts
+        on normalized.request_id = copy_counts.request_id
+
+),
+
 first_copy_per_source as (
 
+    -- requests landed more than once (by one source or several); most requests are landed once and
+    -- skip the windows below
     select * from (
         select
             *,
@@ -66,13 +92,14 @@ first_copy_per_source as (
                 partition by request_id, source_system
                 order by _loaded_at, _source_file, _source_line
             ) as copy_rank
-        from normalized
+        from copies
+        where copy_count > 1
     ) as ranked
     where copy_rank = 1
 
 ),
 
-merged as (
+merged_copies as (
 
     select
         *,
@@ -87,6 +114,31 @@ merged as (
         ) as merged_{{ col }}{% if not loop.last %},{% endif %}
         {% endfor %}
     from first_copy_per_source
+
+),
+
+merged as (
+
+    select
+        {{ normalized_columns | join(', ') }},
+        source_order,
+        source_count,
+        {% for col in merged -%}
+        merged_{{ col }}{% if not loop.last %},{% endif %}
+        {% endfor %}
+    from merged_copies
+
+    union all
+
+    select
+        {{ normalized_columns | join(', ') }},
+        1 as source_order,
+        1 as source_count,
+        {% for col in merged -%}
+        {{ col }} as merged_{{ col }}{% if not loop.last %},{% endif %}
+        {% endfor %}
+    from copies
+    where copy_count = 1
 
 ),
 
