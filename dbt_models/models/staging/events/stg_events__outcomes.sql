@@ -1,6 +1,7 @@
 -- One row per task_id: its final outcome. A task reported more than once keeps the LATEST
 -- completed_at (ties: the latest loaded copy). Task ids and workflows take the request tags' spelling
--- (normalize_tag_value), so outcomes and requests join.
+-- (normalize_tag_value), so outcomes and requests join. A table: the task trees and every test read it.
+{{ config(materialized='table') }}
 with
 
 source as (
