@@ -34,6 +34,24 @@ def duckdb_path() -> Path:
     return _path("TOKENSPEND_DUCKDB_PATH", REPO_ROOT / "warehouse" / "tokenspend.duckdb")
 
 
+def published_path() -> Path:
+    """The copy of the marts that BI tools open (`TOKENSPEND_PUBLISHED_PATH`, default
+    `published/<warehouse file name>` beside the warehouse file, i.e. `warehouse/published/tokenspend.duckdb`).
+
+    Builds write the warehouse file (`duckdb_path`); after a build's checks pass, the publish step writes a
+    new file next to this one and renames it over it, so a reader never blocks a build and never sees half
+    a build. It must not be the warehouse file itself.
+    """
+    working = duckdb_path()
+    path = _path("TOKENSPEND_PUBLISHED_PATH", working.parent / "published" / working.name)
+    if path == working:
+        raise ValueError(
+            f"TOKENSPEND_PUBLISHED_PATH must differ from TOKENSPEND_DUCKDB_PATH ({working}): builds write the "
+            "warehouse file, BI tools read the published copy"
+        )
+    return path
+
+
 def landing_dir() -> Path:
     """Where raw responses and event files land (`TOKENSPEND_LANDING_DIR`, default `warehouse/landing`)."""
     return _path("TOKENSPEND_LANDING_DIR", REPO_ROOT / "warehouse" / "landing")
