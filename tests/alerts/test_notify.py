@@ -65,9 +65,8 @@ def notified(marts) -> dict[str, object]:
 
 def test_without_a_webhook_alerts_go_to_the_log_once(two_alerts):
     log = Log()
-    with two_alerts.connect() as con:
-        first = notify_pending(con, log, None, NOW)
-        second = notify_pending(con, log, None, NOW)
+    first = notify_pending(two_alerts.path, log, None, NOW)
+    second = notify_pending(two_alerts.path, log, None, NOW)
     assert first.delivered and len(first.alerts) == 2 and not second.alerts
     assert len(log.messages) == 2
     assert any("soft budget breached: workflow code-review 2026-10 spent $860.46 of $850.00" in m for m in log.messages)
@@ -77,8 +76,7 @@ def test_without_a_webhook_alerts_go_to_the_log_once(two_alerts):
 
 def test_webhook_receives_the_alerts_as_json(two_alerts, httpserver):
     httpserver.expect_oneshot_request("/hook", method="POST").respond_with_data("ok")
-    with two_alerts.connect() as con:
-        result = notify_pending(con, Log(), httpserver.url_for("/hook"), NOW, post=fast_post)
+    result = notify_pending(two_alerts.path, Log(), httpserver.url_for("/hook"), NOW, post=fast_post)
     httpserver.check_assertions()
     (request, _), = httpserver.log
     assert request.headers["Content-Type"] == "application/json"
@@ -99,17 +97,17 @@ def test_a_failed_post_leaves_alerts_pending_and_the_next_tick_sends_them(two_al
     url = httpserver.url_for(f"/services/{SECRET}")
     httpserver.expect_request(f"/services/{SECRET}").respond_with_data("down", status=503)
     log = Log()
+    failed = notify_pending(two_alerts.path, log, url, NOW, post=fast_post)
+    assert not failed.delivered and failed.error
+    assert len(httpserver.log) == FAST.max_attempts, "retried within the tick"
+    assert not any(notified(two_alerts).values())
     with two_alerts.connect() as con:
-        failed = notify_pending(con, log, url, NOW, post=fast_post)
-        assert not failed.delivered and failed.error
-        assert len(httpserver.log) == FAST.max_attempts, "retried within the tick"
-        assert not any(notified(two_alerts).values())
         attempts = con.execute("select distinct notify_attempts from ops.alerts").fetchall()
         assert attempts == [(1,)] and len(pending_alerts(con)) == 2
 
-        httpserver.clear()
-        httpserver.expect_request(f"/services/{SECRET}").respond_with_data("ok")
-        retried = notify_pending(con, log, url, NOW, post=fast_post)
+    httpserver.clear()
+    httpserver.expect_request(f"/services/{SECRET}").respond_with_data("ok")
+    retried = notify_pending(two_alerts.path, log, url, NOW, post=fast_post)
     assert retried.delivered and len(retried.alerts) == 2
     assert len(httpserver.log) == 1
     assert all(notified(two_alerts).values())
@@ -121,8 +119,7 @@ def test_a_failed_post_leaves_alerts_pending_and_the_next_tick_sends_them(two_al
 def test_429_then_success_is_delivered_in_one_tick(two_alerts, httpserver):
     httpserver.expect_ordered_request("/hook").respond_with_data("slow down", status=429, headers={"Retry-After": "0"})
     httpserver.expect_ordered_request("/hook").respond_with_data("ok")
-    with two_alerts.connect() as con:
-        result = notify_pending(con, Log(), httpserver.url_for("/hook"), NOW, post=fast_post)
+    result = notify_pending(two_alerts.path, Log(), httpserver.url_for("/hook"), NOW, post=fast_post)
     assert result.delivered and len(httpserver.log) == 2
 
 
@@ -139,9 +136,8 @@ def test_retries_and_the_next_tick_send_the_same_idempotency_key(two_alerts, htt
     httpserver.expect_ordered_request("/hook").respond_with_data("down", status=502)
     httpserver.expect_ordered_request("/hook").respond_with_data("down", status=502)
     httpserver.expect_ordered_request("/hook").respond_with_data("ok")
-    with two_alerts.connect() as con:
-        failed = notify_pending(con, Log(), httpserver.url_for("/hook"), NOW, post=fast_post)
-        sent = notify_pending(con, Log(), httpserver.url_for("/hook"), NOW, post=fast_post)
+    failed = notify_pending(two_alerts.path, Log(), httpserver.url_for("/hook"), NOW, post=fast_post)
+    sent = notify_pending(two_alerts.path, Log(), httpserver.url_for("/hook"), NOW, post=fast_post)
     assert not failed.delivered and sent.delivered
     keys = {request.headers["Idempotency-Key"] for request, _ in httpserver.log}
     assert len(httpserver.log) == 4 and len(keys) == 1
