@@ -39,3 +39,13 @@
         {{ null_safe_equal(left ~ '.' ~ column, right ~ '.' ~ column) }}{% if not loop.last %} and {% endif %}
     {%- endfor -%}
 {%- endmacro %}
+
+
+{#
+    is_console_usage(provider, api_key_id): true for Anthropic usage that no API key made: the messages
+    usage report sends api_key_id null for Console and Workbench usage (grouped by key, as the ingest
+    always is). Such usage is attributed by its workspace owner and labelled console.
+#}
+{% macro is_console_usage(provider, api_key_id) -%}
+    ({{ provider }} = 'anthropic' and {{ api_key_id }} is null)
+{%- endmacro %}

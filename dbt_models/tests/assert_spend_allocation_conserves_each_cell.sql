@@ -1,7 +1,9 @@
 {{ config(meta={'dagster': {'ref': {'name': 'int_spend_allocated'}}}) }}
 -- Stronger than the day x provider check: every allocation cell (usage_date x provider x project_id x
 -- model_key) with billed cost sums EXACTLY (to the 9th decimal) to its billed cost, and cells
--- without billed cost carry 0. Returns the cells that do not.
+-- without billed cost carry 0. A workspace's web-search lines and its other lines naming no model
+-- (model_key null) are checked together: a web-search line with no searches is kept in the same
+-- unmatched_billed row as the code execution of that workspace and day. Returns the cells that do not.
 with
 
 billed as (

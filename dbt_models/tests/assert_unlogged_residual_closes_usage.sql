@@ -2,8 +2,8 @@
 -- The unlogged residual is exactly the usage the event log does not explain: per match key
 -- (usage_date x provider x project_id x api_key_id x model_key x is_batch) and token class,
 -- residual tokens = max(usage tokens - logged tokens, 0), where the 5-minute and 1-hour cache-write
--- classes count as one family (the event log cannot tell them apart). Returns the match keys and
--- classes that break it.
+-- classes count as one family (the event log cannot tell them apart). Console usage (no API key) is
+-- the same residual, labelled console. Returns the match keys and classes that break it.
 {%- set match_key = ['usage_date', 'provider', 'project_id', 'api_key_id', 'model_key', 'is_batch'] %}
 with
 
@@ -42,7 +42,7 @@ residual_by_key as (
 
     select {{ match_key | join(', ') }}, {{ sum_token_classes() }}
     from {{ ref('int_spend_units') }}
-    where record_type = 'unlogged_residual'
+    where record_type in ('unlogged_residual', 'console')
     group by {{ match_key | join(', ') }}
 
 ),

@@ -2,22 +2,29 @@
 -- api_key_id x model x is_batch) that no unit explains (record_type unmatched_billed): the fact grain,
 -- with each row's share of the provider's billed cost.
 --
--- A cell is usage_date x provider x project_id x model_key. Its billed cost is split over its units by
--- weight = estimated list cost when every unit of the cell is priced, else total tokens, else equally.
--- Each share is rounded to 9 decimals and the cell's rounding remainder goes to its largest unit
--- (ties: spend_unit_id), so every cell - hence every day x provider - sums EXACTLY to billed cost.
--- Units in a cell with no billed cost get 0. Billed cells with no unit are kept whole, attributed by
--- API key owner (when the cost line has a key), then project owner, else untagged.
+-- A cell is usage_date x provider x project_id x model_key x is_web_search. Token cells (is_web_search
+-- false) hold the cost lines of one model and its request, unlogged_residual and console units; a
+-- web-search cell holds the workspace's web-search lines of the day (no model) and its web_search
+-- units, one per API key that searched. A cell's billed cost is split over its units by weight =
+-- searches in a web-search cell; else estimated list cost when every unit of the cell is priced, else
+-- total tokens, else equally. Each share is rounded to 9 decimals and the cell's rounding remainder
+-- goes to its largest unit (ties: spend_unit_id), so every cell - hence every day x provider - sums
+-- EXACTLY to billed cost. Units in a cell with no billed cost get 0. Billed cells with no unit (code
+-- execution; a web-search line on a day the usage report shows no searches) are kept whole,
+-- attributed by API key owner (when the cost line has a key), then project owner, else untagged.
 {{ config(**incremental_by_day('all')) }}
 -- depends_on: {{ ref('int_rebuild_days') }}
-{%- set cell = ['usage_date', 'provider', 'project_id', 'model_key'] %}
+{%- set cell = ['usage_date', 'provider', 'project_id', 'model_key', 'is_web_search'] %}
 {%- set dims = ['usage_date', 'provider', 'project_id', 'api_key_id', 'model', 'model_key', 'is_batch',
                 'feature', 'workflow', 'team', 'employee_id', 'attribution_method', 'record_type'] %}
 with
 
 units as (
 
-    select * from {{ ref('int_spend_units') }}
+    select
+        *,
+        record_type = 'web_search' as is_web_search
+    from {{ ref('int_spend_units') }}
     where {{ in_rebuild_scope('usage_date') }}
 
 ),
@@ -46,7 +53,8 @@ billed_keyed as (
     select
         billed_costs.*,
         models.priced_model,
-        coalesce(models.model_key, billed_costs.model) as model_key
+        coalesce(models.model_key, billed_costs.model) as model_key,
+        coalesce(billed_costs.cost_type = 'web_search', false) as is_web_search
 
     from billed_costs
     left join models
@@ -87,6 +95,7 @@ cell_basis as (
         billed_cells.billed_cost_usd,
         case
             when billed_cells.billed_cost_usd is null then 'no_billed_cost'
+            when unit_cells.is_web_search then 'web_search_requests'
             when unit_cells.unpriced_unit_count = 0 and unit_cells.cell_estimated_cost_usd > 0 then 'estimated_cost'
             when unit_cells.cell_total_tokens > 0 then 'total_tokens'
             else 'equal_split'
@@ -106,6 +115,8 @@ weighted as (
         cell_basis.allocation_basis,
         cast(
             case cell_basis.allocation_basis
+                -- a web_search unit's request_count is its searches
+                when 'web_search_requests' then units.request_count
                 when 'estimated_cost' then units.estimated_cost_usd
                 when 'total_tokens' then units.total_tokens
                 else 1

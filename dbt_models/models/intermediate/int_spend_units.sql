@@ -7,6 +7,12 @@
 --                     project_id, api_key_id, model_key, is_batch), per class, clamped at 0
 --                     (the two cache-write classes count as one family, see residual_rows);
 --                     attributed by API key owner, then project owner, else untagged.
+--   console           the same residual for Anthropic usage no API key made (Console, Workbench):
+--                     attributed by its workspace owner, else untagged.
+--   web_search        per usage_date x provider x project_id x api_key_id, the web searches the usage
+--                     report counts (request_count = searches; no tokens, no list estimate): what the
+--                     day's web-search bill line of the workspace is split by in int_spend_allocated;
+--                     attributed by API key owner, then project owner, else untagged.
 -- When several usage rows share one match key (e.g. two service tiers, or two model ids of one
 -- model_key), the logged tokens are taken from them in a fixed order (standard tier first, then
 -- context window, then model), so each class's residual totals exactly max(usage - logged, 0).
@@ -231,7 +237,10 @@ residual_units as (
     select
         usage_date, provider, project_id, api_key_id, model, model_key, is_batch,
         feature, workflow, team, employee_id, attribution_method,
-        'unlogged_residual' as record_type,
+        case
+            when {{ is_console_usage('provider', 'api_key_id') }} then 'console'
+            else 'unlogged_residual'
+        end as record_type,
         {{ sum_count('request_count') }} as request_count,
         {{ sum_token_classes() }},
         case
@@ -254,11 +263,60 @@ residual_units_left as (
 
 ),
 
+-- (c) web searches --------------------------------------------------------------------------------
+-- The cost report bills web search per workspace and day, with no key and no model; the usage report
+-- counts each key's searches (summed over its models, tiers and batch flag).
+web_search_keys as (
+
+    select
+        usage_date, provider, project_id, api_key_id,
+        {{ sum_count('web_search_requests') }} as web_search_requests
+
+    from provider_usage
+    group by usage_date, provider, project_id, api_key_id
+    having sum(web_search_requests) > 0
+
+),
+
+web_search_units as (
+
+    select
+        web_search_keys.usage_date,
+        web_search_keys.provider,
+        web_search_keys.project_id,
+        web_search_keys.api_key_id,
+        cast(null as {{ dbt.type_string() }}) as model,
+        cast(null as {{ dbt.type_string() }}) as model_key,
+        false as is_batch,
+        owners.owner_feature as feature,
+        owners.owner_workflow as workflow,
+        owners.owner_team as team,
+        owners.owner_employee_id as employee_id,
+        coalesce(owners.owner_attribution_method, 'untagged') as attribution_method,
+        'web_search' as record_type,
+        web_search_keys.web_search_requests as request_count,
+        {% for c in token_classes() -%}
+        cast(0 as {{ dbt.type_bigint() }}) as {{ c }}_tokens,
+        {% endfor -%}
+        -- the price book lists token prices only: a search has no list estimate
+        cast(null as {{ money_type() }}) as estimated_cost_usd
+
+    from web_search_keys
+    left join owners
+        on web_search_keys.usage_date = owners.usage_date
+        and web_search_keys.provider = owners.provider
+        and {{ null_safe_equal('web_search_keys.project_id', 'owners.project_id') }}
+        and {{ null_safe_equal('web_search_keys.api_key_id', 'owners.api_key_id') }}
+
+),
+
 units as (
 
     select * from request_units
     union all
     select * from residual_units_left
+    union all
+    select * from web_search_units
 
 ),
 
@@ -273,7 +331,8 @@ final as (
         {% endfor -%}
         {{ total_tokens() }} as total_tokens,
         cast(estimated_cost_usd as {{ money_type() }}) as estimated_cost_usd,
-        estimated_cost_usd is null as is_unpriced
+        -- searches are not tokens: no estimate, and nothing the price book is missing
+        estimated_cost_usd is null and record_type <> 'web_search' as is_unpriced
 
     from units
 

@@ -1,5 +1,6 @@
 -- One row per usage_date x provider x project_id x api_key_id x model x is_batch x feature x workflow x
--- team x employee_id x attribution_method x record_type (request, unlogged_residual, unmatched_billed).
+-- team x employee_id x attribution_method x record_type (request, unlogged_residual, console, web_search,
+-- unmatched_billed).
 -- For every usage_date x provider, sum(cost_usd) equals the provider-reported cost exactly.
 {{ config(**incremental_by_day('all')) }}
 -- depends_on: {{ ref('int_rebuild_days') }}

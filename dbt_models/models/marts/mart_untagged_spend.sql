@@ -57,7 +57,8 @@ untagged as (
         api_key_id,
         project_id,
         sum(cost_usd) as untagged_cost_usd,
-        {{ sum_count('request_count') }} as untagged_request_count,
+        -- a web_search row's request_count is its searches, not model requests
+        {{ sum_count("case when record_type = 'web_search' then 0 else request_count end") }} as untagged_request_count,
         {{ sum_count('total_tokens') }} as untagged_tokens
 
     from spend

@@ -17,7 +17,7 @@ final as (
         coalesce(workspace_id, 'default') as project_id,
         workspace_id,
         api_key_id,
-        api_key_id is null as is_console_usage,
+        {{ is_console_usage("'anthropic'", 'api_key_id') }} as is_console_usage,
         account_id,
         service_account_id,
         lower(trim(model)) as model,
