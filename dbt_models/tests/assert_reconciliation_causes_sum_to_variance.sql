@@ -12,7 +12,8 @@ mart as (
         reconciliation_id as row_id,
         variance_usd as expected_usd,
         unlogged_traffic_usd + unpriced_model_usd + price_drift_usd + classification_usd
-            + logged_not_in_usage_usd + not_billed_usd + unmatched_billed_usd + non_token_billed_usd
+            + logged_not_in_usage_usd + not_billed_usd + unmatched_billed_usd + web_search_usd
+            + non_token_billed_usd
             + unexplained_usd as explained_usd,
         billed_cost_usd - coalesce(estimated_cost_usd, 0) as billed_minus_estimate_usd,
         is_unpriced and estimated_cost_usd is not null as is_unpriced_but_costed

@@ -4,10 +4,13 @@
 --
 --   variance = billed - estimate
 --            = unlogged_traffic + unpriced_model + price_drift + classification + logged_not_in_usage
---              + not_billed + unmatched_billed + non_token_billed + unexplained
+--              + not_billed + unmatched_billed + web_search + non_token_billed + unexplained
 --
 -- Each cell is read one way (reconciliation_basis), first match wins:
---   non_token            the bill line names no model (code execution, web search...): all non_token_billed
+--   non_token            the bill lines name no model: web_search = the web-search lines of a workspace
+--                        and day whose usage shows searches (allocated to the searching keys in
+--                        fct_token_spend); unmatched_billed = web-search lines of a day the usage
+--                        shows none; non_token_billed = the rest (code execution...)
 --   not_billed           no bill for the cell (yet): not_billed = -estimate
 --   billed_without_usage a bill, and neither usage nor events: unmatched_billed = billed
 --   unpriced             the model (or a used class) has no price: unpriced_model = billed; the
@@ -22,7 +25,7 @@
 -- means a cause is missing.
 {%- set cell = ['usage_date', 'provider', 'project_id', 'model_key'] %}
 {%- set causes = ['unlogged_traffic', 'unpriced_model', 'price_drift', 'classification', 'logged_not_in_usage',
-                  'not_billed', 'unmatched_billed', 'non_token_billed', 'unexplained'] %}
+                  'not_billed', 'unmatched_billed', 'web_search', 'non_token_billed', 'unexplained'] %}
 with
 
 groups as (
@@ -43,6 +46,16 @@ models as (
 
 ),
 
+web_search_days as (
+
+    -- workspaces and days whose usage counts web searches: their web-search lines are explained
+    select usage_date, provider, project_id
+    from {{ ref('int_provider_usage_unioned') }}
+    group by usage_date, provider, project_id
+    having sum(web_search_requests) > 0
+
+),
+
 billed_cells as (
 
     select
@@ -51,6 +64,11 @@ billed_cells as (
         billed_costs.project_id,
         coalesce(models.model_key, billed_costs.model) as model_key,
         sum(billed_costs.cost_usd) as billed_cost_usd,
+        sum(case when billed_costs.cost_type = 'web_search' then billed_costs.cost_usd else 0 end)
+            as web_search_billed_usd,
+        max(
+            case when billed_costs.cost_type = 'web_search' and web_search_days.usage_date is not null then 1 else 0 end
+        ) = 1 as has_web_searches,
         max(
             case when billed_costs.model is not null and models.priced_model is null then 1 else 0 end
         ) = 1 as has_unpriced_bill
@@ -59,6 +77,10 @@ billed_cells as (
     left join models
         on billed_costs.provider = models.provider
         and billed_costs.model = models.model
+    left join web_search_days
+        on billed_costs.usage_date = web_search_days.usage_date
+        and billed_costs.provider = web_search_days.provider
+        and {{ null_safe_equal('billed_costs.project_id', 'web_search_days.project_id') }}
     group by
         billed_costs.usage_date, billed_costs.provider, billed_costs.project_id,
         coalesce(models.model_key, billed_costs.model)
@@ -108,6 +130,8 @@ joined as (
         coalesce(usage_cells.has_events, false) as has_events,
         coalesce(usage_cells.has_unpriced_tokens, false) or coalesce(billed_cells.has_unpriced_bill, false) as is_unpriced,
         cast(coalesce(billed_cells.billed_cost_usd, 0) as {{ money_type() }}) as billed,
+        cast(coalesce(billed_cells.web_search_billed_usd, 0) as {{ money_type() }}) as web_search_billed,
+        coalesce(billed_cells.has_web_searches, false) as has_web_searches,
         cast(coalesce(usage_cells.usage_at_list_usd, 0) as {{ money_type() }}) as usage_list,
         cast(coalesce(usage_cells.estimated_cost_usd, 0) as {{ money_type() }}) as estimate,
         cast(coalesce(usage_cells.unlogged_at_list_usd, 0) as {{ money_type() }}) as unlogged_list,
@@ -181,8 +205,19 @@ causes as (
             else 0
         end as logged_not_in_usage_usd,
         case when reconciliation_basis = 'not_billed' then -priced_estimate else 0 end as not_billed_usd,
-        case when reconciliation_basis = 'billed_without_usage' then billed else 0 end as unmatched_billed_usd,
-        case when reconciliation_basis = 'non_token' then billed - priced_estimate else 0 end as non_token_billed_usd
+        case
+            when reconciliation_basis = 'billed_without_usage' then billed
+            when reconciliation_basis = 'non_token' and not has_web_searches then web_search_billed
+            else 0
+        end as unmatched_billed_usd,
+        case
+            when reconciliation_basis = 'non_token' and has_web_searches then web_search_billed
+            else 0
+        end as web_search_usd,
+        case
+            when reconciliation_basis = 'non_token' then billed - priced_estimate - web_search_billed
+            else 0
+        end as non_token_billed_usd
 
     from unlogged
 
