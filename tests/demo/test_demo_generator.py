@@ -11,14 +11,20 @@ from decimal import Decimal
 import duckdb
 import pytest
 
-from dagster_project.defs.demo.generator import DEMO_END, DEMO_START, generate_demo_org
+from dagster_project.defs.demo.generator import (
+    DEMO_END,
+    DEMO_START,
+    WEB_SEARCH_CENTS_PER_SEARCH,
+    generate_demo_org,
+)
 from tests.demo.conftest import open_demo
 
 # Spend a rule can attribute: a tag in the event log, an owner for the key that day, or an owner for
-# the project / workspace that day. Everything else is "untagged and unowned".
+# the project / workspace that day. Everything else is "untagged and unowned". A workspace's web-search
+# line is shared by the keys that searched, by their searches; tags do not reach it.
 UNATTRIBUTED_SQL = """
 with request_spend as (
-    select r.provider, r.day, r.api_key_id, r.project_id,
+    select r.request_id, r.provider, r.day, r.api_key_id, r.project_id,
            r.uncached_usd + r.cache_read_usd + r.cache_write_usd + r.output_usd as usd,
            coalesce(e.feature, e.workflow, e.team, e.employee_id) is not null as tagged
     from requests r left join events e using (request_id)
@@ -31,15 +37,21 @@ with request_spend as (
                    and cast(p.valid_from as date) <= s.day
                    and (p.valid_to is null or s.day < cast(p.valid_to as date))) as project_owned
     from request_spend s
+), search_spend as (
+    select s.*, r.web_search_requests * {cents_per_search}::decimal(6, 2) * 0.01::decimal(3, 2) as search_usd
+    from owned s join requests r using (request_id)
+    where r.web_search_requests > 0
 ), other_lines as (
     select c.amount_cents * 0.01::decimal(3, 2) as usd,
            exists (select 1 from project_owners p where p.provider = 'anthropic'
                    and p.project_id = coalesce(c.workspace_id, 'default')) as project_owned
-    from anthropic_costs c where c.cost_type <> 'tokens'
+    from anthropic_costs c where c.cost_type not in ('tokens', 'web_search')
 )
 select (select sum(usd) from owned where not (tagged or key_owned or project_owned))
+       + (select coalesce(sum(search_usd), 0) from search_spend where not (key_owned or project_owned))
        + (select coalesce(sum(usd), 0) from other_lines where not project_owned),
-       (select sum(usd) from owned) + (select sum(usd) from other_lines)
+       (select sum(usd) from owned) + (select coalesce(sum(search_usd), 0) from search_spend)
+       + (select sum(usd) from other_lines)
 """
 
 
@@ -137,7 +149,8 @@ def test_logged_events_match_the_true_requests(demo):
 
 
 def test_untagged_and_unowned_share_of_billed_spend(demo_org, demo):
-    unattributed, billed = demo.execute(UNATTRIBUTED_SQL).fetchone()
+    sql = UNATTRIBUTED_SQL.replace("{cents_per_search}", WEB_SEARCH_CENTS_PER_SEARCH)
+    unattributed, billed = demo.execute(sql).fetchone()
     share = unattributed / billed
     assert Decimal("0.10") <= share <= Decimal("0.20"), share
     # the generator reports the same figure it was built to have
@@ -322,6 +335,29 @@ def test_a_bill_line_with_no_usage(demo):
         where cost_type = 'code_execution' and description = 'Code Execution Usage'
           and token_type is null and model is null""").fetchone()
     assert rows[0] > 0 and rows[1] > 0
+
+
+def test_web_searches_by_several_keys_are_billed_per_workspace_and_day(demo):
+    """One web-search line per workspace and day, for exactly the searches the requests made."""
+    callers = demo.execute("""
+        select project_id, count(distinct api_key_id), count(*) filter (where api_key_id is null)
+        from requests where web_search_requests > 0 group by 1""").fetchall()
+    assert any(keys >= 2 and console > 0 for _, keys, console in callers), callers  # keys and the Console
+    mismatched = demo.execute(f"""
+        with searches as (
+            select day, project_id, sum(web_search_requests) as n from requests
+            where provider = 'anthropic' and web_search_requests > 0 group by all
+        ), lines as (
+            select day, coalesce(workspace_id, 'default') as project_id, count(*) as line_count,
+                   sum(quantity) as n, sum(amount_cents) as cents, any_value(model) as model,
+                   any_value(token_type) as token_type
+            from anthropic_costs where cost_type = 'web_search' group by all
+        )
+        select * from searches full join lines using (day, project_id)
+        where lines.line_count is distinct from 1 or searches.n is distinct from lines.n
+           or lines.cents <> searches.n * {WEB_SEARCH_CENTS_PER_SEARCH}
+           or lines.model is not null or lines.token_type is not null""").fetchall()
+    assert mismatched == []
 
 
 def test_workflow_tasks_and_outcomes(demo):

@@ -107,6 +107,7 @@ def test_anthropic_costs_are_cents_strings_and_tie_to_the_bill_per_day(demo_org,
         api[day] += Decimal(r["amount"]) / 100
         kinds[(r["cost_type"], r["token_type"] is None, r["model"] is None)] += 1
     assert kinds[("code_execution", True, True)] > 0 and kinds[("tokens", False, False)] > 0
+    assert kinds[("web_search", True, True)] > 0
     bill = dict(demo.execute("select day, sum(amount_cents) from anthropic_costs group by 1").fetchall())
     assert api == {d: v / 100 for d, v in bill.items()}
     truth = dict(demo.execute("""
@@ -171,15 +172,18 @@ def test_anthropic_usage_classes_are_disjoint_and_tie_to_all_true_requests(demo_
                       w1h=r["cache_creation"]["ephemeral_1h_input_tokens"], output=r["output_tokens"])
         assert min(counts.values()) >= 0
         per_day[day].update(counts)
+        per_day[day].update(searches=r["server_tool_use"]["web_search_requests"])
         nulls.update(workspace=r["workspace_id"] is None, console=r["api_key_id"] is None)
         assert r["model"] and r["service_tier"] in ("standard", "batch") and r["context_window"] in ("0-200k", "200k-1M")
     assert nulls["workspace"] > 0 and nulls["console"] > 0  # default workspace and Console usage
     truth = demo.execute("""
         select day, sum(uncached_input_tokens), sum(cache_read_input_tokens),
                sum(cache_write_input_tokens) filter (where cache_write_ttl = '5m'),
-               sum(cache_write_input_tokens) filter (where cache_write_ttl = '1h'), sum(output_tokens)
+               sum(cache_write_input_tokens) filter (where cache_write_ttl = '1h'), sum(output_tokens),
+               sum(web_search_requests)
         from requests where provider = 'anthropic' group by 1""").fetchall()
-    expected = {d: Counter(uncached=u, read=r, w5m=w5 or 0, w1h=w1 or 0, output=o) for d, u, r, w5, w1, o in truth}
+    expected = {d: Counter(uncached=u, read=r, w5m=w5 or 0, w1h=w1 or 0, output=o, searches=n)
+                for d, u, r, w5, w1, o, n in truth}
     assert {d: +c for d, c in expected.items()} == {d: +c for d, c in per_day.items()}
 
 

@@ -2,7 +2,8 @@
 
 The demo must exercise every hard case the warehouse claims to handle (untagged and unowned spend,
 an unpriced model, a mid-period price change, a rotated key, an employee who changes team, cache
-reads and writes, batch traffic, unlogged traffic, a bill line with no usage), and it must do so
+reads and writes, batch traffic, unlogged traffic, a bill line with no usage, web searches billed per
+workspace and made by several keys), and it must do so
 identically on every machine so that figures in docs and tests are reproducible. Randomness is
 therefore derived from DuckDB `hash()` of stable identifiers, never from `random()`.
 
@@ -35,7 +36,7 @@ DEMO_END = dt.date(2026, 10, 31)  # exclusive: the period is 2026-09-01 .. 2026-
 PROVIDERS = ("openai", "anthropic")
 
 # Bump when the generated data changes shape or content, so an existing landing dir is regenerated.
-GENERATOR_VERSION = 3
+GENERATOR_VERSION = 4
 
 # The model the demo traffic uses that the price book deliberately does not list. The provider still
 # bills it, at the price below, which lives here and not in seeds/price_book.csv.
@@ -63,6 +64,10 @@ RANDOM_UNLOGGED_SHARE = 0.03
 # Code execution, billed by Anthropic per container-hour with no row in the usage report.
 CODE_EXECUTION_WORKSPACE = "wrkspc_01kd8m2tq6vwp9xbc4hr7ynz"
 CODE_EXECUTION_CENTS_PER_HOUR = "5"
+
+# Web search, billed by Anthropic at $10 per 1,000 searches as one cost line per workspace and day (no
+# key, no model); the usage report counts each key's searches (server_tool_use.web_search_requests).
+WEB_SEARCH_CENTS_PER_SEARCH = "1"
 
 # Event-log files that are not JSONL, by day index in the period: the loader must read every format.
 _DAY_FORMATS = {9: "csv", 23: "csv", 41: "csv", 15: "parquet", 48: "parquet", 33: "jsonl.gz"}
@@ -109,6 +114,8 @@ class _Stream:
     completion_rate: float = 0.0  # share of tasks that get an outcome event
     success_rate: float = 0.0
     parent_share: float = 0.0  # share of tasks that follow up the previous task of the day
+    web_search_share: float = 0.0  # share of requests that run server-side web searches (Anthropic)
+    web_search_max: int = 0  # a searching request runs 1..web_search_max searches
 
 
 _SONNET = "claude-sonnet-4-5-20250929"
@@ -157,10 +164,16 @@ STREAMS: tuple[_Stream, ...] = (
     _Stream("internal-assistant", "anthropic", "default", "apikey_01gt4vn8xk2pcq6rzm9wdh3b", None,
             ((_HAIKU, 0.6, _SINCE_EVER), (_SONNET, 0.4, _SINCE_EVER)), 90, 1, 5, 4000, 700,
             feature="internal-assistant", employee_tagged=True, weekend_factor=0.1, hour_center=13.0,
-            hour_spread=6.0, cache_prefix_share=0.5, cache_hit_prob=0.6, cache_writes=True),
+            hour_spread=6.0, cache_prefix_share=0.5, cache_hit_prob=0.6, cache_writes=True,
+            web_search_share=0.15, web_search_max=3),
+    # A key someone made in the default workspace and never registered: an early-morning digest job
+    # that searches the web on most requests, logged without tags.
+    _Stream("news-digest", "anthropic", "default", "apikey_01qm6hv3ws9ket2xdr8nbc5j", None,
+            ((_HAIKU, 1.0, _SINCE_EVER),), 14, 1, 2, 5000, 900, tag_share=0.0, weekend_factor=0.2,
+            hour_center=6.0, hour_spread=1.5, web_search_share=0.9, web_search_max=6),
     _Stream("console", "anthropic", "default", None, None,
             ((_SONNET, 0.7, _SINCE_EVER), (_OPUS, 0.3, _SINCE_EVER)), 25, 1, 1, 6000, 1200, logged=False,
-            weekend_factor=0.1),
+            weekend_factor=0.1, web_search_share=0.3, web_search_max=4),
     _Stream("labs", "anthropic", "wrkspc_01p9tx4wd6hjn3kmc8vrb2lq", "apikey_01ud3pk6wj8rmz1fhx4ncq7t", None,
             ((_OPUS, 1.0, _SINCE_EVER),), 55, 1, 3, 9000, 1800, tag_share=0.0, weekend_factor=0.3,
             cache_prefix_share=0.5, cache_hit_prob=0.5, cache_writes=True),
@@ -479,6 +492,10 @@ select case when provider = 'openai' then 'chatcmpl-' || substr(md5(concat_ws('|
        case when provider = 'openai' then 'default' when batch then 'batch' else 'standard' end as service_tier,
        case when provider = 'anthropic'
             then case when prompt_tokens > 200000 then '200k-1M' else '0-200k' end end as context_window,
+       case when rnd(stream, day, unit_idx * 1000 + req_idx, 'search') < web_search_share
+            then 1 + cast(hash(stream, day, unit_idx, req_idx, 'searches') % greatest(web_search_max, 1) as integer)
+            else 0
+       end as web_search_requests,
        is_logged as logged,
        is_logged and u_tag < tag_share as tagged,
        -- the tags as the event log carries them (null when the request is unlogged or untagged)
@@ -588,6 +605,7 @@ select day, api_key_id, nullif(project_id, 'default') as workspace_id, model, se
        sum(case when cache_write_ttl = '5m' then cache_write_input_tokens else 0 end) as cache_creation_5m_input_tokens,
        sum(case when cache_write_ttl = '1h' then cache_write_input_tokens else 0 end) as cache_creation_1h_input_tokens,
        sum(output_tokens) as output_tokens,
+       sum(web_search_requests) as web_search_requests,
        count(*) as num_requests
 from priced_requests where provider = 'anthropic'
 group by all;
@@ -649,10 +667,23 @@ with lines as (
            NULL::bigint as quantity
     from days d
     where list_contains(getvariable('providers'), 'anthropic')
+), web_search as (
+    select day, nullif(project_id, 'default') as workspace_id,
+           'Web Search Usage' as description, 'web_search' as cost_type,
+           NULL::varchar as token_type, NULL::varchar as model, NULL::varchar as service_tier,
+           NULL::varchar as context_window, NULL::varchar as inference_geo,
+           cast(sum(web_search_requests) * cast(getvariable('web_search_cents_per_search') as decimal(6, 2))
+                as decimal(38, 12)) as amount_cents,
+           cast(sum(web_search_requests) as bigint) as quantity
+    from priced_requests
+    where provider = 'anthropic' and web_search_requests > 0
+    group by all
 )
 select * from token_lines
 union all
-select * from code_execution where amount_cents > 0;
+select * from code_execution where amount_cents > 0
+union all
+select * from web_search;
 """
 
 # Claude Code (seat) usage per user and day. It is billed by seat, not by the cost report, so it
@@ -699,7 +730,8 @@ join resolved_prices p on p.provider = 'anthropic' and p.model = c.model and p.d
 """
 
 # Spend the warehouse can attribute by no rule: no tag in the event log (or no event at all), no
-# owner for the key that day, and no owner for the project or workspace that day.
+# owner for the key that day, and no owner for the project or workspace that day. Web searches are
+# billed per workspace and shared by the keys that made them, so request tags do not reach them.
 _UNATTRIBUTED_SQL = """
 create table project_owners as
 select provider, project_id, cast(valid_from as date) as valid_from, cast(nullif(valid_to, '') as date) as valid_to
@@ -715,11 +747,20 @@ select r.provider, r.day,
                          and p.valid_from <= r.day and (p.valid_to is null or r.day < p.valid_to)) as unattributed
 from priced_requests r
 union all
+select r.provider, r.day,
+       r.web_search_requests * cast(getvariable('web_search_cents_per_search') as decimal(6, 2))
+         * cast('0.01' as decimal(3, 2)),
+       not exists (select 1 from api_key_owners k where k.provider = r.provider and k.api_key_id = r.api_key_id
+                   and k.valid_from <= r.day and (k.valid_to is null or r.day < k.valid_to))
+         and not exists (select 1 from project_owners p where p.provider = r.provider and p.project_id = r.project_id
+                         and p.valid_from <= r.day and (p.valid_to is null or r.day < p.valid_to))
+from priced_requests r where r.web_search_requests > 0
+union all
 select 'anthropic', c.day, c.amount_cents * cast('0.01' as decimal(3, 2)),
        not exists (select 1 from project_owners p where p.provider = 'anthropic'
                    and p.project_id = coalesce(c.workspace_id, 'default')
                    and p.valid_from <= c.day and (p.valid_to is null or c.day < p.valid_to))
-from anthropic_costs c where c.cost_type <> 'tokens';
+from anthropic_costs c where c.cost_type not in ('tokens', 'web_search');
 """
 
 
@@ -742,6 +783,7 @@ def _generate(landing_dir: Path, scale: float, providers: tuple[str, ...], finge
         _load_config(con, scale, providers)
         con.execute(f"set variable code_execution_workspace = {_sql_str(CODE_EXECUTION_WORKSPACE)}")
         con.execute(f"set variable code_execution_cents_per_hour = {_sql_str(CODE_EXECUTION_CENTS_PER_HOUR)}")
+        con.execute(f"set variable web_search_cents_per_search = {_sql_str(WEB_SEARCH_CENTS_PER_SEARCH)}")
         unattributed_sql = _UNATTRIBUTED_SQL.replace(
             "{project_owners_csv}", str(settings.SEEDS_DIR / "project_owners.csv").replace("'", "''"))
         for sql in (_MACROS, _REQUESTS_SQL, _CLAUDE_CODE_SQL, _PRICING_SQL, _BACKEND_SQL, _CLAUDE_CODE_COST_SQL,

@@ -375,6 +375,7 @@ def _anthropic_messages(query: dict[str, list[str]], backend: Path) -> dict:
         "cache_creation_5m_input_tokens": "sum(cache_creation_5m_input_tokens)",
         "cache_creation_1h_input_tokens": "sum(cache_creation_1h_input_tokens)",
         "output_tokens": "sum(output_tokens)",
+        "web_search_requests": "sum(web_search_requests)",
     }
     filters = {"api_key_id": _many(query, "api_key_ids"), "workspace_id": _many(query, "workspace_ids"),
                "model": _many(query, "models"), "service_tier": _many(query, "service_tiers"),
@@ -394,7 +395,7 @@ def _anthropic_messages(query: dict[str, list[str]], backend: Path) -> dict:
             "inference_geo": r["inference_geo"],
             "model": r["model"],
             "output_tokens": int(r["output_tokens"]),
-            "server_tool_use": {"web_search_requests": 0},
+            "server_tool_use": {"web_search_requests": int(r["web_search_requests"])},
             "service_account_id": r["service_account_id"],
             "service_tier": r["service_tier"],
             "uncached_input_tokens": int(r["uncached_input_tokens"]),
