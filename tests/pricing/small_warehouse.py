@@ -175,14 +175,19 @@ def write_raw_rows(db: Path, price_book: list[dict[str, str]]) -> None:
         con.close()
 
 
-def build_small_warehouse(root: Path) -> SmallWarehouse:
-    """A copy of the dbt project and seeds under `root`, with four days of raw rows, built."""
+def copy_small_warehouse(root: Path) -> SmallWarehouse:
+    """A copy of the dbt project and seeds under `root` and an empty warehouse file: no rows, not built."""
     project_dir = root / "dbt_models"
     shutil.copytree(settings.DBT_PROJECT_DIR, project_dir,
                     ignore=shutil.ignore_patterns("target", "logs", "dbt_packages", ".user.yml"))
     shutil.copytree(settings.SEEDS_DIR, root / "seeds")  # dbt_project.yml: seed-paths ["../seeds"]
-    wh = SmallWarehouse(root=root, db=root / "tokenspend.duckdb", project_dir=project_dir,
-                        seeds_dir=root / "seeds", target=root / "target")
+    return SmallWarehouse(root=root, db=root / "tokenspend.duckdb", project_dir=project_dir,
+                          seeds_dir=root / "seeds", target=root / "target")
+
+
+def build_small_warehouse(root: Path) -> SmallWarehouse:
+    """A copy of the dbt project and seeds under `root`, with four days of raw rows, built."""
+    wh = copy_small_warehouse(root)
     write_raw_rows(wh.db, read_price_book(wh.price_book))
     wh.build()
     return wh

@@ -22,7 +22,7 @@ def test_causes_sum_to_the_variance_and_nothing_is_unexplained(warehouse):
     bad, unexplained, cells = warehouse.execute("""
         select count(*) filter (where variance_usd <> unlogged_traffic_usd + unpriced_model_usd + price_drift_usd
                                   + classification_usd + logged_not_in_usage_usd + not_billed_usd
-                                  + unmatched_billed_usd + non_token_billed_usd + unexplained_usd
+                                  + unmatched_billed_usd + web_search_usd + non_token_billed_usd + unexplained_usd
                                 or variance_usd <> billed_cost_usd - coalesce(estimated_cost_usd, 0)),
                sum(abs(unexplained_usd)), count(*)
         from marts.mart_reconciliation
@@ -95,12 +95,19 @@ def test_unpriced_model_is_listed_with_volume_and_billed(warehouse):
         assert not any(warehouse.execute(f"select '{model_key}' like '{p}'").fetchone()[0] for p in priced_patterns)
 
 
-def test_code_execution_is_non_token_billed(warehouse):
-    non_token, billed_without_model = warehouse.execute("""
+def test_code_execution_is_non_token_billed_and_web_search_is_its_own_cause(warehouse):
+    non_token, web_search, unmatched, code_execution, searches = warehouse.execute("""
         select (select sum(non_token_billed_usd) from marts.mart_reconciliation),
-               (select sum(cast(amount as decimal(38, 12)) * cast(0.01 as decimal(3, 2))) from raw.anthropic_cost_report where model is null)
+               (select sum(web_search_usd) from marts.mart_reconciliation),
+               (select sum(unmatched_billed_usd) from marts.mart_reconciliation),
+               (select sum(cast(amount as decimal(38, 12)) * cast(0.01 as decimal(3, 2))) from raw.anthropic_cost_report
+                where model is null and cost_type <> 'web_search'),
+               (select sum(cast(amount as decimal(38, 12)) * cast(0.01 as decimal(3, 2))) from raw.anthropic_cost_report
+                where cost_type = 'web_search')
     """).fetchone()
-    assert non_token > 0 and abs(non_token - billed_without_model) < Decimal("0.000001")
+    assert non_token > 0 and abs(non_token - code_execution) < Decimal("0.000001")
+    # every demo web-search line has searches in the usage report: all explained, none unmatched
+    assert web_search > 0 and abs(web_search - searches) < Decimal("0.000001") and unmatched == 0
 
 
 def test_the_check_names_the_worst_day_provider_and_cause(warehouse, built_warehouse, monkeypatch):
