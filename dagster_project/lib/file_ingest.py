@@ -8,9 +8,10 @@ shapes:
 
 - field records, for a source that names its `fields` (a flat format such as the event log):
   `_source_file`, `_source_line`, `_record_error` (`not valid JSON`, `not a JSON object`, else null),
-  `raw_record`, and one VARCHAR column per field holding the field's text: a JSON value as
-  `json_extract_string` gives it, a CSV cell, or a Parquet value cast to text (nested values as JSON).
-  A JSON line is parsed once; Parquet and CSV columns are read as columns, never through JSON.
+  `raw_record`, and one VARCHAR column per field holding the field's text, trimmed, NULL when absent
+  or empty: a JSON value as `json_extract_string` gives it, a CSV cell, or a Parquet value cast to text
+  (nested values as JSON). A JSON line is parsed once; Parquet and CSV columns are read as columns,
+  never through JSON.
 - JSON records, for sources that read nested documents (LiteLLM, OpenTelemetry): `_source_file`,
   `_source_line`, `rec` (JSON, null when the line is not JSON) and `raw_record`.
 
@@ -49,6 +50,9 @@ _GZ = ".gz"
 # Columns the Parquet reader adds to every row; a file with a column of the same name is refused.
 _PARQUET_VIRTUAL = ("filename", "file_row_number")
 _NESTED_TYPES = ("STRUCT", "MAP", "UNION")
+# Types whose text is never empty and never starts or ends with a space: read without trimming.
+_PLAIN_TYPES = ("BOOLEAN", "TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT",
+                "UINTEGER", "UBIGINT", "UHUGEINT", "FLOAT", "DOUBLE", "DECIMAL", "DATE", "TIME", "INTERVAL")
 # `_record_error` of a blank line in field records read by position: neither a row nor a reject.
 BLANK_LINE = "blank line"
 
@@ -74,12 +78,23 @@ def file_format(path: Path) -> str | None:
     return None
 
 
+def field_text(expr: str) -> str:
+    """A VARCHAR value as a field's text: trimmed as `trim` does (Unicode spaces), empty as NULL.
+
+    Most values are plain ASCII that starts and ends with a printable non-space character: those are
+    taken as they are, without the copy `trim` makes.
+    """
+    return (f"case when {expr} >= '!' and {expr} < chr(127) and not ends_with({expr}, ' ') "
+            f"and strlen({expr}) = length({expr}) then {expr} else nullif(trim({expr}), '') end")
+
+
 def _lines_reader(paths: list[str]) -> str:
     """`read_csv` of the files as plain text lines: one row per line (a blank line as NULL), with `filename`."""
     files = "[" + ", ".join(sql_literal(p) for p in paths) + "]"
+    # the buffer is sized to the longest line allowed, not the reader's default multiple of it
     return (f"read_csv({files}, columns = {{'line': 'VARCHAR'}}, header = false, delim = '\x1f', quote = '', "
             f"escape = '', auto_detect = false, compression = 'auto', max_line_size = {MAX_LINE_BYTES}, "
-            "filename = true)")
+            f"buffer_size = {MAX_LINE_BYTES}, filename = true)")
 
 
 def records_sql(path: Path, fmt: str) -> str:
@@ -156,6 +171,9 @@ class _Records:
     structure_rejects: str | None = None
     # the records are every line of the files in order (`_source_line` null): the loader numbers them
     numbered_by_position: bool = False
+    single_file: bool = False
+    # records to read instead when these cannot be (a stricter, faster reading failed)
+    retry: Callable[[], _Records] | None = None
 
 
 # --- readers -----------------------------------------------------------------------------------------
@@ -176,27 +194,35 @@ def _stage_lines(con: duckdb.DuckDBPyConnection, paths: list[str]) -> str:
         where l.line is not null and not regexp_full_match(l.line, '\\s*')"""
 
 
-def _jsonl_records(con: duckdb.DuckDBPyConnection, source: FileSource, paths: list[str]) -> _Records:
+def _jsonl_records(con: duckdb.DuckDBPyConnection, source: FileSource, paths: list[str],
+                   tolerant: bool = False) -> _Records:
+    """JSON lines as records. Field records parse each line once, as a whole: a batch with a line that is
+    not JSON fails that parse and is read again `tolerant`ly, each line on its own (slower)."""
     if not source.fields:
         return _Records(f"""
             select _source_file, _source_line, try_cast(line as json) as rec, line as raw_record
             from ({_stage_lines(con, paths)})""")
     shape = sql_literal(json.dumps({f: "VARCHAR" for f in source.fields}))
-    columns = ", ".join(f"_j.{sql_identifier(f)} as {sql_identifier(f)}" for f in source.fields)
+    fields = [sql_identifier(f) for f in source.fields]
+    parsed = f"try(json_transform(line, {shape}))" if tolerant else f"json_transform(line, {shape})"
     # Every line is a record, blank ones too, so that a line's number is its position in the file: the
-    # loader numbers the mapped rows by position and then drops the blank lines. One JSON parse per
-    # line; the object test parses again only a line that does not start with '{'.
+    # loader numbers the mapped rows by position and then drops the blank lines. The object test parses
+    # again only a line that does not start with '{'.
     return _Records(f"""
         select _source_file, null::bigint as _source_line, line as raw_record,
             case when _j is null then
                      case when line is null or regexp_full_match(line, '\\s*') then {sql_literal(BLANK_LINE)}
+                          when json_valid(line) then 'not a JSON object'   -- the JSON literal null
                           else 'not valid JSON' end
                  when not starts_with(line, '{{') and coalesce(json_type(line), '') <> 'OBJECT'
                      then 'not a JSON object'
             end as _record_error,
-            {columns}
-        from (select filename as _source_file, line, try(json_transform(line, {shape})) as _j
-              from {_lines_reader(paths)})""", numbered_by_position=True)
+            {", ".join(f"{field_text(f)} as {f}" for f in fields)}
+        from (select *, {", ".join(f"_j.{f} as {f}" for f in fields)}
+              from (select filename as _source_file, line,
+                           case when line is not null and not regexp_full_match(line, '\\s*') then {parsed} end as _j
+                    from {_lines_reader(paths)}))""", numbered_by_position=True, single_file=len(paths) == 1,
+                    retry=None if tolerant else (lambda: _jsonl_records(con, source, paths, tolerant=True)))
 
 
 def _columns_records(source: FileSource, from_sql: str, file_sql: str, line_sql: str,
@@ -213,11 +239,11 @@ def _columns_records(source: FileSource, from_sql: str, file_sql: str, line_sql:
         if field not in types:
             return f"null::varchar as {sql_identifier(field)}"
         column, kind = sql_identifier(field), types[field]
-        if kind == "VARCHAR":
-            return f"{column} as {column}"
         if kind.startswith(_NESTED_TYPES) or kind.endswith("]"):
             return f"to_json({column})::varchar as {column}"
-        return f"cast({column} as varchar) as {column}"
+        if kind.startswith(_PLAIN_TYPES):
+            return f"cast({column} as varchar) as {column}"
+        return f"{field_text(f'cast({column} as varchar)' if kind != 'VARCHAR' else column)} as {column}"
 
     return _Records(
         f"select {file_sql} as _source_file, {line_sql} as _source_line, null::varchar as _record_error, "
@@ -304,6 +330,12 @@ def _rows_view(con: duckdb.DuckDBPyConnection, records: _Records) -> None:
         con.execute("create or replace temp view _ts_rows as select * from _ts_parsed")
         return
     # a file's rows are consecutive and in line order: line = position after the file's first row
+    if records.single_file:
+        con.execute(f"""
+            create or replace temp view _ts_rows as
+            select * replace (rowid + 1 as _source_line) from _ts_parsed
+            where _reject_reason is distinct from {sql_literal(BLANK_LINE)}""")
+        return
     con.execute(f"""
         create or replace temp view _ts_rows as
         select p.* replace (p.rowid - f._first_row + 1 as _source_line)
@@ -313,6 +345,14 @@ def _rows_view(con: duckdb.DuckDBPyConnection, records: _Records) -> None:
         where p._reject_reason is distinct from {sql_literal(BLANK_LINE)}""")
 
 
+def _parse(con: duckdb.DuckDBPyConnection, source: FileSource, records: _Records) -> None:
+    """`_ts_parsed`: the source's mapping over the records; a rejected row keeps its record as text."""
+    con.execute(f"""
+        create or replace temp table _ts_parsed as
+        select * replace (case when _reject_reason is not null then {records.raw_text} end as raw_record)
+        from (with records as ({records.sql}) {source.parse_sql})""")
+
+
 def _load_batch(con: duckdb.DuckDBPyConnection, source: FileSource, batch: list[_File]) -> tuple[int, int]:
     """Load a batch of files of one format atomically; returns (rows loaded, rows rejected)."""
     fmt = batch[0].fmt
@@ -320,10 +360,13 @@ def _load_batch(con: duckdb.DuckDBPyConnection, source: FileSource, batch: list[
     try:
         try:
             records = _records(con, source, batch)
-            con.execute(f"""
-                create or replace temp table _ts_parsed as
-                select * replace (case when _reject_reason is not null then {records.raw_text} end as raw_record)
-                from (with records as ({records.sql}) {source.parse_sql})""")
+            try:
+                _parse(con, source, records)
+            except duckdb.Error:
+                if records.retry is None:
+                    raise
+                records = records.retry()
+                _parse(con, source, records)
         except duckdb.Error as exc:
             raise ValueError(f"{where}: could not be read as {fmt}: {exc}") from exc
         _rows_view(con, records)

@@ -67,11 +67,12 @@ def test_bad_rows_are_rejected_with_file_line_and_reason(tmp_path, row, reason):
 
 def test_lines_that_are_not_json_are_kept_as_rejects(tmp_path):
     landing = tmp_path / "landing"
-    write_jsonl(landing / "events" / "x.jsonl", [event()], raw_lines=["not json", "", "[1, 2]"])
+    write_jsonl(landing / "events" / "x.jsonl", [event()], raw_lines=["not json", "", "[1, 2]", "null", ' "text"'])
     with connect(tmp_path / "w.duckdb") as con:
         load_new_files(con, EVENT_FILES, landing)
         rejects = con.execute("select _source_line, reason, raw_record from raw.rejected_rows order by 1").fetchall()
-    assert rejects == [(2, "not valid JSON", "not json"), (4, "not a JSON object", "[1, 2]")]
+    assert rejects == [(2, "not valid JSON", "not json"), (4, "not a JSON object", "[1, 2]"),
+                       (5, "not a JSON object", "null"), (6, "not a JSON object", ' "text"')]
 
 
 def test_every_format_loads_the_same_rows(tmp_path):

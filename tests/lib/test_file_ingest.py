@@ -238,3 +238,26 @@ def test_an_empty_file_is_landed_with_no_rows(tmp_path):
         again = load_new_files(con, EVENT_FILES, landing)
     assert (summary.files_loaded, summary.rows_loaded, again.files_loaded) == (3, 1, 0)
     assert landed == [("a.jsonl", 0, 0), ("b.jsonl", 0, 0), ("c.jsonl", 1, 0)]
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv", "parquet"])
+def test_field_text_is_trimmed_and_empty_is_null_in_every_format(tmp_path, fmt):
+    landing = tmp_path / "landing"
+    (landing / "events").mkdir(parents=True)
+    values = ["  search  ", "\u00a0wide\u3000", "\tkept-tab", "   ", "", "plain", "naïve ", "x"]
+    rows = [event(request_id=f"r{i}", feature=v) for i, v in enumerate(values)]
+    source = tmp_path / "rows.jsonl"
+    source.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    target = landing / "events" / f"rows.{fmt}"
+    if fmt == "jsonl":
+        target.write_text(source.read_text())
+    else:
+        with duckdb.connect() as con:
+            option = "format csv, header" if fmt == "csv" else "format parquet"
+            con.execute(f"copy (select * from read_json('{source}', columns = "
+                        f"{{{', '.join(f'{k!r}: {v!r}' for k, v in {**{k: 'VARCHAR' for k in GOOD}, 'feature': 'VARCHAR'}.items())}}})) "
+                        f"to '{target}' ({option})")
+    with connect(tmp_path / "w.duckdb") as con:
+        load_new_files(con, EVENT_FILES, landing)
+        got = [r[0] for r in con.execute("select feature from raw.request_events order by request_id").fetchall()]
+    assert got == ["search", "wide", "\tkept-tab", None, None, "plain", "naïve", "x"]

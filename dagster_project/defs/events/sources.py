@@ -34,16 +34,22 @@ def field_text(fields: tuple[str, ...]):
 
 
 def column_text(field: str) -> str:
-    """One field of field records (its VARCHAR column), trimmed, empty as NULL."""
-    return f"nullif(trim({sql_identifier(field)}), '')"
+    """One field of field records: its column (already trimmed, NULL when empty)."""
+    return sql_identifier(field)
 
 
 _text = column_text
 
 
 def whole_number(expr: str) -> str:
-    """The value as BIGINT when it is written as a whole number ("12", not "1.5" or "12abc"), else NULL."""
-    return f"case when regexp_full_match({expr}, '-?[0-9]+') then try_cast({expr} as bigint) end"
+    """The value as BIGINT when it is written as a whole number ("12", "007", not "1.5" or "12abc"), else NULL.
+
+    A value that reads back as it was written ("12") needs no pattern match; others ("007", "1.5") are
+    matched against `-?[0-9]+`.
+    """
+    number = f"try_cast({expr} as bigint)"
+    return (f"case when cast({number} as varchar) = {expr} then {number} "
+            f"when regexp_full_match({expr}, '-?[0-9]+') then {number} end")
 
 
 def token_checks(fields: tuple[str, ...] = TOKEN_FIELDS) -> str:
