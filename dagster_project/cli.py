@@ -2,8 +2,10 @@
 
 The same runs can be started from the Dagster UI (`make dev`) or the `dagster asset materialize` CLI;
 this command orders them for a first run: the demo organisation (when no keys are set), the provider
-ingest assets over a date range in one run per provider partition range, then the file sources, dbt
-and the checks. Runs are recorded in $DAGSTER_HOME, so `make dev` shows them afterwards.
+ingest assets over a date range in one run per provider partition range, then the file sources, dbt,
+the checks and, when the error-severity checks passed, the published copy BI tools open
+(`TOKENSPEND_PUBLISHED_PATH`). Runs are recorded in $DAGSTER_HOME, so `make dev` shows them afterwards.
+The summary reads the published copy, so it shows what BI tools see.
 
 `run --start/--end` choose the provider ingest range, UTC dates with `--end` exclusive. Daily
 partitions exist for complete UTC days only, so the latest `--end` is today (the last day fetched is
@@ -20,6 +22,7 @@ import datetime as dt
 import os
 import sys
 from decimal import Decimal
+from pathlib import Path
 
 import dagster as dg
 
@@ -138,7 +141,7 @@ def materialize_all(start: dt.date | None = None, end: dt.date | None = None, in
             "dagster/asset_partition_range_start": start.isoformat(),
             "dagster/asset_partition_range_end": last,
         }),
-        ("files, dbt models and checks", rest, {}),
+        ("files, dbt models, checks and the published copy", rest, {}),
     ]
     statuses = []
     for label, selection, tags in steps:
@@ -157,9 +160,18 @@ def materialize_all(start: dt.date | None = None, end: dt.date | None = None, in
 
 
 def summary(db_path=None) -> str:
-    """A short text summary of the marts: total spend, top features, workflows, teams, untagged share."""
+    """A short text summary of the marts: total spend, top features, workflows, teams, untagged share.
+
+    Reads the published copy (`TOKENSPEND_PUBLISHED_PATH`), what BI tools see, unless `db_path` names
+    another file with a `marts` schema (the warehouse file, say).
+    """
+    path = Path(db_path) if db_path else settings.published_path()
+    if not path.exists():
+        raise FileNotFoundError(
+            f"no published warehouse at {path} yet: `make run` (or a build run) publishes it after its checks pass"
+        )
     lines = []
-    with connect(db_path or settings.duckdb_path(), read_only=True) as con:
+    with connect(path, read_only=True) as con:
         total, first, last = con.execute(
             "select sum(cost_usd), min(usage_date), max(usage_date) from marts.fct_token_spend"
         ).fetchone()
@@ -201,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
         "--end", type=_date,
         help=f"UTC date to stop before (exclusive; at most today; alone: the {DEFAULT_DAYS} days before it)",
     )
-    sub.add_parser("summary", help="print the summary of an existing warehouse")
+    sub.add_parser("summary", help="print the summary of the published warehouse")
     args = parser.parse_args(argv)
     if args.command == "run":
         start, end = args.start, args.end
@@ -211,9 +223,14 @@ def main(argv: list[str] | None = None) -> int:
             except DateRangeError as exc:
                 run.error(str(exc))  # exits with status 2 before anything runs
         materialize_all(start, end)
+    try:
+        text = summary()
+    except FileNotFoundError as exc:
+        print(f"tokenspend: {exc}", file=sys.stderr)
+        return 1
     print()
-    print(f"Warehouse: {settings.duckdb_path()} (schema marts)")
-    print(summary())
+    print(f"Warehouse: {settings.published_path()} (schema marts; open it read-only, replaced after each build)")
+    print(text)
     return 0
 
 

@@ -106,3 +106,38 @@ def test_materialize_all_checks_the_range_before_running(monkeypatch):
     monkeypatch.setattr(cli.settings, "export_dbt_env", must_not_load)
     with pytest.raises(DateRangeError, match="--start 2026-09-10 is not before --end 2026-09-01"):
         cli.materialize_all(D(2026, 9, 10), D(2026, 9, 1))
+
+
+def write_marts(path, cost: str) -> None:
+    """A file with a one-row marts.fct_token_spend, enough for the summary."""
+    import duckdb
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with duckdb.connect(str(path)) as con:
+        con.execute("create schema marts")
+        con.execute(f"""create table marts.fct_token_spend as select date '2026-10-01' as usage_date,
+            'openai' as provider, 'search' as feature, 'triage' as workflow, 'support' as team,
+            'request_tag' as attribution_method, cast({cost} as decimal(38, 9)) as cost_usd""")
+
+
+def test_summary_reads_the_published_copy_even_while_a_build_holds_the_warehouse(tmp_path, monkeypatch, capsys):
+    from tests.duckdb_holder import held
+
+    working = tmp_path / "warehouse" / "tokenspend.duckdb"
+    monkeypatch.setenv("TOKENSPEND_DUCKDB_PATH", str(working))
+    monkeypatch.delenv("TOKENSPEND_PUBLISHED_PATH", raising=False)
+    write_marts(working, "99")
+    write_marts(tmp_path / "warehouse" / "published" / "tokenspend.duckdb", "12.5")
+    with held(working, read_only=False):
+        assert cli.main(["summary"]) == 0
+    out = capsys.readouterr().out
+    assert f"Warehouse: {tmp_path / 'warehouse' / 'published' / 'tokenspend.duckdb'} (schema marts" in out
+    assert "Total billed spend 2026-10-01 .. 2026-10-01: $12.50" in out
+    assert "$12.50" in cli.summary() and "$99.00" in cli.summary(working)
+
+
+def test_summary_without_a_published_copy_says_how_to_make_one(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("TOKENSPEND_DUCKDB_PATH", str(tmp_path / "tokenspend.duckdb"))
+    monkeypatch.delenv("TOKENSPEND_PUBLISHED_PATH", raising=False)
+    assert cli.main(["summary"]) == 1
+    assert "no published warehouse at" in capsys.readouterr().err
