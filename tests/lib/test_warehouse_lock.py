@@ -22,7 +22,7 @@ def db(tmp_path):
 
 def test_a_writer_waits_for_a_short_hold_to_end(db):
     with held(db, read_only=True) as holder:
-        threading.Timer(0.5, holder.stdin.close).start()  # the other process lets go after half a second
+        threading.Timer(0.5, holder.release).start()  # the other process lets go after half a second
         began = time.monotonic()
         with connect(db, lock_wait_seconds=10) as con:
             con.execute("insert into t values (2)")
