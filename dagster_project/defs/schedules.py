@@ -2,7 +2,8 @@
 
 Provider ingest runs at 02:00 UTC for the day that just ended; every run also re-fetches
 `TOKENSPEND_REFETCH_DAYS` before it, because providers revise recent buckets. The warehouse build
-(file sources, dbt models and tests, checks) follows at 03:00 UTC.
+(file sources, dbt models and tests, checks) follows at 03:00 UTC and ends by replacing the published
+copy BI tools open, when its error-severity checks passed: BI tools see a new version once a day.
 """
 
 import dagster as dg
@@ -21,7 +22,10 @@ provider_ingest = dg.define_asset_job(
 warehouse_build = dg.define_asset_job(
     "warehouse_build",
     selection=dg.AssetSelection.all() - dg.AssetSelection.groups(*PROVIDER_GROUPS, "demo"),
-    description="Event and outcome files, every dbt model and test, and the asset checks.",
+    description=(
+        "Event and outcome files, every dbt model and test, the asset checks, then the published copy BI tools "
+        "open (replaced only when the error-severity checks passed)."
+    ),
 )
 
 provider_ingest_daily = dg.build_schedule_from_partitioned_job(
