@@ -30,6 +30,7 @@ import tempfile
 import time
 from pathlib import Path
 
+BUSY_SHARE = 0.25
 EVENT_LOAD_STEP, OUTCOME_LOAD_STEP, DBT_STEP = "raw__request_events", "raw__outcome_events", "tokenspend_dbt_models"
 PROVIDER_SETTINGS = ("OPENAI_ADMIN_KEY", "ANTHROPIC_ADMIN_KEY", "OPENAI_BASE_URL", "ANTHROPIC_BASE_URL",
                      "DAGSTER_HOME", "TOKENSPEND_LITELLM_DATABASE_URL")
@@ -45,7 +46,8 @@ class Progress:
         print(f"[{time.perf_counter() - self.started:8.1f}s] {message}", flush=True)
 
 
-def _env(workdir: Path, db: Path, landing: Path, seeds: Path) -> dict[str, str]:
+def _env(db: Path, landing: Path, seeds: Path) -> dict[str, str]:
+    """The environment of a step: this warehouse, landing and seeds folder, and no provider keys."""
     env = {k: v for k, v in os.environ.items() if k not in PROVIDER_SETTINGS}
     env.update({
         "TOKENSPEND_DUCKDB_PATH": str(db),
@@ -65,11 +67,13 @@ def _mib(n: float) -> str:
 
 
 def _ratio(a: float, b: float) -> str:
-    return f"{a / b:.2f}" if b else "n/a"
+    """a / b; a difference that came out at or below zero is measurement noise, not a ratio."""
+    return f"{a / b:.2f}" if a > 0 and b > 0 else "noise"
 
 
 def _line(m) -> str:
-    return f"{m.label:<58} {m.wall_seconds:9.1f} {m.cpu_seconds:9.1f} {m.peak_mib:10,.0f}"
+    return (f"{m.label:<58} {m.wall_seconds:9.1f} {m.cpu_seconds:9.1f} {m.peak_mib:10,.0f} "
+            f"{m.others_share:9.0%}")
 
 
 def _check(progress: Progress, label: str, db: Path, floor_db: Path) -> dict:
@@ -104,71 +108,61 @@ def main(argv: list[str] | None = None) -> int:
     progress = Progress()
     root = Path(args.workdir or tempfile.mkdtemp(prefix="tokenspend-bench-")).resolve()
     root.mkdir(parents=True, exist_ok=True)
-    logs = root / "logs"
+    fmt = args.format
+
+    def measure(label: str, step: str, step_args: dict, env: dict):
+        progress(f"{label.strip()} ...")
+        m = run_step(label, step, step_args, env, root / "logs")
+        progress(f"{label.strip()}: {m.wall_seconds:.1f} s wall, {m.cpu_seconds:.1f} s CPU, "
+                 f"peak {m.peak_mib:,.0f} MiB")
+        return m
+
     try:
         progress(f"generating {args.events:,} event lines, outcomes and seeds under {root}")
         layout, counts = organisation.generate(root, args.events)
-        fmt = args.format
         landing, seeds = layout.landing(fmt), layout.seeds
-        main_counts, extra_counts = counts["period"], counts["extra_day"]
-        progress(f"generated {main_counts['lines']:,} lines ({main_counts['requests']:,} requests, "
-                 f"{main_counts['tasks']:,} tasks) over {organisation.DAYS} days: "
-                 f"JSONL {_mib(_size(layout.landing('jsonl') / 'events', '.jsonl'))}, "
+        period, extra_day = counts["period"], counts["extra_day"]
+        progress(f"generated {period['lines']:,} lines ({period['requests']:,} requests, {period['tasks']:,} tasks) "
+                 f"over {organisation.DAYS} days: JSONL {_mib(_size(layout.landing('jsonl') / 'events', '.jsonl'))}, "
                  f"Parquet {_mib(_size(layout.landing('parquet') / 'events', '.parquet'))}; "
-                 f"one more day: {extra_counts['lines']:,} lines")
-
+                 f"one more day: {extra_day['lines']:,} lines")
         db = root / "warehouse" / "tokenspend.duckdb"
-        env = _env(root, db, landing, seeds)
+        env = _env(db, landing, seeds)
+        runs, loads = {}, {}
 
-        prepared = run_step("prepare: dbt manifest for the benchmark's seeds", "prepare", {}, env, logs)
-        progress(f"definitions loaded and dbt manifest parsed for the benchmark's seeds "
-                 f"({prepared.wall_seconds:.1f} s, not counted in the builds)")
+        measure("prepare: Dagster definitions, dbt manifest for the benchmark's seeds (not counted)",
+                "prepare", {}, env)
+        runs["full"] = measure("(1) full build: load, dbt build with tests, asset checks", "build",
+                               {"out": str(root / "full")}, env)
+        runs["floor"] = measure("(2) floor: one DuckDB SQL script", "floor",
+                                {"landing": str(landing), "format": fmt, "seeds": str(seeds),
+                                 "db": str(root / "floor.duckdb")}, env)
+        figures = _check(progress, "after the full build", db, root / "floor.duckdb")
 
-        progress("(1) full build from an empty warehouse ...")
-        full = run_step("(1) full build: load, dbt build with tests, asset checks", "build",
-                        {"out": str(root / "full")}, env, logs)
-        progress(f"(1) full build done: {full.wall_seconds:.1f} s, peak {full.peak_mib:,.0f} MiB")
-
-        progress("(2) floor script ...")
-        floor_db = root / "floor.duckdb"
-        floor = run_step("(2) floor: one DuckDB SQL script", "floor",
-                         {"landing": str(landing), "format": fmt, "seeds": str(seeds), "db": str(floor_db)}, env, logs)
-        progress(f"(2) floor done: {floor.wall_seconds:.1f} s, peak {floor.peak_mib:,.0f} MiB")
-        figures = _check(progress, "after the full build", db, floor_db)
-
-        progress(f"(3) one more day lands ({organisation.EXTRA_DAY}); incremental build ...")
-        for sub in ("events", "outcomes"):
-            shutil.copytree(layout.extra_day(fmt) / sub, landing / sub, dirs_exist_ok=True)
-        incremental = run_step("(3) one-day incremental build", "build", {"out": str(root / "incremental")}, env, logs)
-        progress(f"(3) incremental build done: {incremental.wall_seconds:.1f} s, peak {incremental.peak_mib:,.0f} MiB")
-        floor_db_after = root / "floor-after.duckdb"
-        floor_after = run_step("    floor on the period plus that day", "floor",
-                               {"landing": str(landing), "format": fmt, "seeds": str(seeds),
-                                "db": str(floor_db_after)}, env, logs)
-        _check(progress, "after the incremental build", db, floor_db_after)
-
-        progress("(4) build with no events (fixed start-up) ...")
-        empty_landing = root / "landing-empty"
-        empty_landing.mkdir(exist_ok=True)
-        empty_db = root / "warehouse-empty" / "tokenspend.duckdb"
-        empty = run_step("(4) build with no events (start-up cost)", "build", {"out": str(root / "empty")},
-                         _env(root, empty_db, empty_landing, seeds), logs)
-        progress(f"(4) empty build done: {empty.wall_seconds:.1f} s, peak {empty.peak_mib:,.0f} MiB")
-
-        loads = {}
         for load_fmt in ("jsonl", "parquet"):
-            where = layout.landing(load_fmt)
-            for step, label in (("reader", "DuckDB read_" + ("json" if load_fmt == "jsonl" else "parquet")),
-                                ("load", "tokenspend load_new_files")):
-                progress(f"event load alone, {load_fmt}: {label} ...")
-                loads[(load_fmt, step)] = run_step(
-                    f"    {load_fmt} {label}", step,
-                    {"landing": str(where), "format": load_fmt, "db": str(root / f"load-{load_fmt}-{step}.duckdb")},
-                    env, logs)
+            reader = "read_json" if load_fmt == "jsonl" else "read_parquet"
+            for step, label in (("reader", f"DuckDB {reader} into a table"), ("load", "tokenspend load_new_files")):
+                loads[(load_fmt, step)] = measure(
+                    f"    event load alone, {load_fmt}: {label}", step,
+                    {"landing": str(layout.landing(load_fmt)), "format": load_fmt,
+                     "db": str(root / f"load-{load_fmt}-{step}.duckdb")}, env)
             ours, ref = loads[(load_fmt, "load")], loads[(load_fmt, "reader")]
             if ours.result["rows"] != ref.result["rows"] or ours.result["rejected"]:
                 raise SystemExit(f"{load_fmt} load: tokenspend loaded {ours.result['rows']:,} rows "
                                  f"({ours.result['rejected']:,} rejected), DuckDB read {ref.result['rows']:,}")
+
+        progress(f"one more day lands: {organisation.EXTRA_DAY}, {extra_day['lines']:,} lines")
+        for sub in ("events", "outcomes"):
+            shutil.copytree(layout.extra_day(fmt) / sub, landing / sub, dirs_exist_ok=True)
+        runs["incremental"] = measure("(3) one-day incremental build", "build", {"out": str(root / "incremental")}, env)
+        runs["floor_after"] = measure("    floor on the period plus that day", "floor",
+                                      {"landing": str(landing), "format": fmt, "seeds": str(seeds),
+                                       "db": str(root / "floor-after.duckdb")}, env)
+        _check(progress, "after the incremental build", db, root / "floor-after.duckdb")
+
+        (root / "landing-empty").mkdir(exist_ok=True)
+        runs["empty"] = measure("(4) build with no events (start-up cost)", "build", {"out": str(root / "empty")},
+                                _env(root / "warehouse-empty" / "tokenspend.duckdb", root / "landing-empty", seeds))
     except TotalsDiffer as e:
         print(f"\nFAIL: {e}", file=sys.stderr)
         print(f"files kept under {root}", file=sys.stderr)
@@ -177,8 +171,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"files kept under {root}", file=sys.stderr)
         raise
 
-    _report(fmt, counts, {"full": full, "floor": floor, "incremental": incremental, "floor_after": floor_after,
-                          "empty": empty}, loads, figures)
+    _report(fmt, counts, runs, loads, figures)
     if args.keep or args.workdir:
         print(f"\nfiles kept under {root}")
     else:
@@ -203,16 +196,31 @@ def _report(fmt: str, counts: dict, runs: dict, loads: dict, figures: dict) -> N
     print()
     print(f"tokenspend bench: {lines:,} event lines ({counts['period']['requests']:,} requests) over 30 days, "
           f"{fmt} files; this machine: {os.cpu_count()} cores, {memory / 2**30:.0f} GiB")
-    print(f"{'step':<58} {'wall s':>9} {'cpu s':>9} {'peak MiB':>10}")
+    print(f"{'step':<58} {'wall s':>9} {'cpu s':>9} {'peak MiB':>10} {'others':>9}")
     for m in runs.values():
         print(_line(m))
-    start_up = empty.wall_seconds
-    print("ratios")
-    print(f"  full build minus fixed start-up / floor:  {_ratio(full.wall_seconds - start_up, floor.wall_seconds)}")
-    print(f"  full build / floor:                       {_ratio(full.wall_seconds, floor.wall_seconds)}")
-    print(f"  peak memory, full build / floor:          {_ratio(full.peak_bytes, floor.peak_bytes)}")
-    print(f"  one-day incremental / full build:         {_ratio(incremental.wall_seconds, full.wall_seconds)}"
-          f"   (+{extra:,} lines, {extra / lines:.1%} of the period)")
+    print("  (others: share of the cores other processes kept busy during the step)")
+    busy = [m for m in runs.values() if m.others_share > BUSY_SHARE]
+    if busy:
+        print(f"  the machine was shared: other processes used more than {BUSY_SHARE:.0%} of the cores during "
+              f"{', '.join(m.label.split(':')[0].strip() for m in busy)}; their wall times read slower than "
+              f"the work is, and the CPU-time ratios are the steadier figures")
+    print(f"ratios{'':<40} {'wall':>8} {'cpu':>8}")
+    for name, a, b in (
+        ("full build minus fixed start-up / floor", lambda m: m["full"] - m["empty"], lambda m: m["floor"]),
+        ("full build / floor", lambda m: m["full"], lambda m: m["floor"]),
+        ("one-day incremental / full build", lambda m: m["incremental"], lambda m: m["full"]),
+        ("the same, each minus start-up", lambda m: m["incremental"] - m["empty"],
+         lambda m: m["full"] - m["empty"]),
+    ):
+        wall = {k: v.wall_seconds for k, v in runs.items()}
+        cpu = {k: v.cpu_seconds for k, v in runs.items()}
+        print(f"  {name:<44} {_ratio(a(wall), b(wall)):>8} {_ratio(a(cpu), b(cpu)):>8}")
+    if min(full.wall_seconds - empty.wall_seconds, full.cpu_seconds - empty.cpu_seconds) <= 0:
+        print("  (noise: the build with events did not measure slower than the build without; at this volume "
+              "the fixed start-up is the whole cost)")
+    print(f"  peak memory, full build / floor: {_ratio(full.peak_bytes, floor.peak_bytes)}; the incremental day is "
+          f"{extra:,} lines, {extra / lines:.1%} of the period")
     print(f"  full build on this machine: {lines / full.wall_seconds:,.0f} events/s; "
           f"floor: {lines / floor.wall_seconds:,.0f} events/s")
 
@@ -221,21 +229,28 @@ def _report(fmt: str, counts: dict, runs: dict, loads: dict, figures: dict) -> N
         print(_build_line(m))
     result = full.result
     steps = sorted(result["steps"].items(), key=lambda kv: -kv[1])
-    print(f"  full build: {result['assets']} assets and {result['checks']} asset checks in "
-          f"{len(steps)} Dagster steps; slowest: " + ", ".join(f"{s} {t:.1f} s" for s, t in steps[:5]))
+    kinds = result["step_kinds"]
+    print(f"  full build: {result['assets']} assets and {result['checks']} asset checks in {len(steps)} Dagster steps")
     event_load = result["steps"].get(EVENT_LOAD_STEP)
     if event_load:
         print(f"  event load ({EVENT_LOAD_STEP}): {event_load:.1f} s, {lines / event_load:,.0f} lines/s")
-    others = [t for s, t in steps if s not in (EVENT_LOAD_STEP, DBT_STEP)]
-    print(f"  every other step (outcome load, asset checks, alerts): {sum(others):.1f} s over {len(others)} steps")
+    for kind, title in (("asset", "other assets"), ("check", "asset checks")):
+        chosen = [(s, t) for s, t in steps if kinds.get(s) == kind and s not in (EVENT_LOAD_STEP, DBT_STEP)]
+        print(f"  {title}: {sum(t for _, t in chosen):.1f} s over {len(chosen)} steps; slowest: "
+              + ", ".join(f"{s} {t:.1f} s" for s, t in chosen[:4]))
     dbt = result.get("dbt")
     if dbt:
-        kinds = ", ".join(f"{k} {v['count']} in {v['seconds']:.1f} s" for k, v in dbt["by_type"].items())
-        print(f"  dbt build: {dbt['elapsed']:.1f} s elapsed; node time by type (2 threads): {kinds}")
+        kinds_dbt = ", ".join(f"{k} {v['count']} in {v['seconds']:.1f} s" for k, v in dbt["by_type"].items())
+        print(f"  dbt ({DBT_STEP} {result['steps'].get(DBT_STEP, 0):.1f} s): dbt build {dbt['elapsed']:.1f} s "
+              f"elapsed; node time by type (2 threads): {kinds_dbt}")
         print("  slowest dbt nodes:")
         for node in dbt["slowest"]:
             print(f"    {node['seconds']:8.2f} s  {node['node']}")
         print(f"  (dbt's run_results.json: {dbt['run_results']})")
+    later = incremental.result.get("dbt")
+    if later:
+        print("  slowest dbt nodes of the one-day incremental build: "
+              + ", ".join(f"{n['node'].split('.')[2]} {n['seconds']:.1f} s" for n in later["slowest"][:5]))
     if result["failed_checks"]:
         print(f"  asset checks that did not pass (none blocks): {', '.join(result['failed_checks'])}")
 

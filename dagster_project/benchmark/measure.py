@@ -6,6 +6,10 @@ beside its Dagster parent counts in full), and the step process's own high-water
 the step reports as it ends, so a short peak between two samples is not missed). The kernel's
 `maxrss` is not used: a child's maxrss starts at its parent's size at fork. CPU time is user plus
 system time of the step and every descendant it waited for (`wait4`).
+
+The machine may be shared, so each step also records how much CPU every other process used while it
+ran (busy time from /proc/stat minus the step's own): a step that competed for the cores reads slower
+than it is, and the report says so.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
+TICKS = os.sysconf("SC_CLK_TCK")
 SAMPLE_SECONDS = 0.5
 
 
@@ -29,14 +34,27 @@ class Measured:
     cpu_seconds: float
     peak_bytes: int
     result: dict = field(default_factory=dict)
+    others_cpu_seconds: float = 0.0  # CPU time other processes used while the step ran
 
     @property
     def peak_mib(self) -> float:
         return self.peak_bytes / 2**20
 
+    @property
+    def others_share(self) -> float:
+        """Share of the machine's cores that other processes kept busy while the step ran."""
+        return self.others_cpu_seconds / (self.wall_seconds * (os.cpu_count() or 1)) if self.wall_seconds else 0.0
+
 
 class StepFailed(RuntimeError):
     pass
+
+
+def _busy_seconds() -> float:
+    """CPU time all processes have used since boot (every state but idle and iowait), from /proc/stat."""
+    with open("/proc/stat") as f:
+        fields = [int(v) for v in f.readline().split()[1:]]
+    return (sum(fields[:8]) - fields[3] - fields[4]) / TICKS
 
 
 def _tree_rss(root: int) -> int:
@@ -74,7 +92,7 @@ def run_step(label: str, step: str, args: dict, env: dict[str, str], logs: Path)
     logs.mkdir(parents=True, exist_ok=True)
     slug = "".join(c if c.isalnum() else "-" for c in label.lower()).strip("-")
     out_path, err_path = logs / f"{slug}.out", logs / f"{slug}.log"
-    started = time.perf_counter()
+    started, busy_before = time.perf_counter(), _busy_seconds()
     with out_path.open("w") as out, err_path.open("w") as err:
         proc = subprocess.Popen(
             [sys.executable, "-m", "dagster_project.benchmark.steps", step, json.dumps(args)],
@@ -88,11 +106,12 @@ def run_step(label: str, step: str, args: dict, env: dict[str, str], logs: Path)
             peak_tree = max(peak_tree, _tree_rss(proc.pid))
             time.sleep(SAMPLE_SECONDS)
         proc.returncode = os.waitstatus_to_exitcode(status)
-    wall = time.perf_counter() - started
+    wall, busy = time.perf_counter() - started, _busy_seconds() - busy_before
     if proc.returncode != 0:
         tail = err_path.read_text()[-4000:]
         raise StepFailed(f"{label} failed (exit {proc.returncode}); log {err_path}:\n{tail}")
     lines = out_path.read_text().strip().splitlines()
     result = json.loads(lines[-1]) if lines else {}
-    return Measured(label, wall, usage.ru_utime + usage.ru_stime, max(peak_tree, result.get("own_peak_bytes", 0)),
-                    result)
+    cpu = usage.ru_utime + usage.ru_stime
+    return Measured(label, wall, cpu, max(peak_tree, result.get("own_peak_bytes", 0)), result,
+                    others_cpu_seconds=max(busy - cpu, 0.0))

@@ -26,19 +26,26 @@ def build_selection(defs) -> list:
     return sorted((k for k in keys if not graph.get(k).is_partitioned and graph.get(k).group_name != "demo"), key=str)
 
 
-def _step_seconds(instance, run_id: str) -> dict[str, float]:
-    """Seconds per Dagster step (asset, dbt invocation, asset check), from the run's event log."""
+def _step_seconds(instance, run_id: str) -> tuple[dict[str, float], dict[str, str]]:
+    """Seconds per Dagster step, and what each step did: `asset` (materialised at least one asset) or
+    `check` (only evaluated asset checks), from the run's event log."""
     started: dict[str, float] = {}
     seconds: dict[str, float] = {}
+    kinds: dict[str, str] = {}
     for entry in instance.all_logs(run_id):
         event = entry.dagster_event
         if event is None or not event.step_key:
             continue
-        if event.event_type_value == "STEP_START":
-            started[event.step_key] = entry.timestamp
-        elif event.event_type_value in ("STEP_SUCCESS", "STEP_FAILURE") and event.step_key in started:
-            seconds[event.step_key] = entry.timestamp - started[event.step_key]
-    return seconds
+        key, kind = event.step_key, event.event_type_value
+        if kind == "STEP_START":
+            started[key] = entry.timestamp
+        elif kind in ("STEP_SUCCESS", "STEP_FAILURE") and key in started:
+            seconds[key] = entry.timestamp - started[key]
+        elif kind == "ASSET_MATERIALIZATION":
+            kinds[key] = "asset"
+        elif kind == "ASSET_CHECK_EVALUATION":
+            kinds.setdefault(key, "check")
+    return seconds, kinds
 
 
 def _dbt_summary(run_results: Path) -> dict:
@@ -86,12 +93,14 @@ def build(args: dict) -> dict:
     checks = [e for e in result.get_asset_check_evaluations()]
     failed_checks = sorted(f"{c.asset_check_key.asset_key.to_user_string()}:{c.check_name} ({c.severity.value})"
                            for c in checks if not c.passed)
+    steps, kinds = _step_seconds(instance, result.run_id)
     out = {
         "seconds": finished - started,
         "definitions_seconds": loaded - started,
         "run_seconds": finished - loaded,
         "assets": len(selection),
-        "steps": _step_seconds(instance, result.run_id),
+        "steps": steps,
+        "step_kinds": kinds,
         "checks": len(checks),
         "failed_checks": failed_checks,
     }
