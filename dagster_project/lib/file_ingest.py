@@ -31,6 +31,7 @@ Parquet, the row number) and reason, and the good rows of the same file still lo
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 from collections.abc import Callable, Iterator
@@ -345,12 +346,30 @@ def _rows_view(con: duckdb.DuckDBPyConnection, records: _Records) -> None:
         where p._reject_reason is distinct from {sql_literal(BLANK_LINE)}""")
 
 
+@contextlib.contextmanager
+def _insertion_order(con: duckdb.DuckDBPyConnection, preserve: bool) -> Iterator[None]:
+    """Run with DuckDB's `preserve_insertion_order` set to `preserve`, then as it was.
+
+    Raw tables promise no row order, and a parallel insert that need not keep one writes whole row
+    groups instead of many partial ones that the next checkpoint would rewrite.
+    """
+    before = con.execute("select current_setting('preserve_insertion_order')").fetchone()[0]
+    con.execute(f"set preserve_insertion_order = {'true' if preserve else 'false'}")
+    try:
+        yield
+    finally:
+        con.execute(f"set preserve_insertion_order = {'true' if before else 'false'}")
+
+
 def _parse(con: duckdb.DuckDBPyConnection, source: FileSource, records: _Records) -> None:
-    """`_ts_parsed`: the source's mapping over the records; a rejected row keeps its record as text."""
-    con.execute(f"""
-        create or replace temp table _ts_parsed as
-        select * replace (case when _reject_reason is not null then {records.raw_text} end as raw_record)
-        from (with records as ({records.sql}) {source.parse_sql})""")
+    """`_ts_parsed`: the source's mapping over the records; a rejected row keeps its record as text.
+
+    Records numbered by position keep their order; others need none."""
+    with _insertion_order(con, preserve=records.numbered_by_position):
+        con.execute(f"""
+            create or replace temp table _ts_parsed as
+            select * replace (case when _reject_reason is not null then {records.raw_text} end as raw_record)
+            from (with records as ({records.sql}) {source.parse_sql})""")
 
 
 def _load_batch(con: duckdb.DuckDBPyConnection, source: FileSource, batch: list[_File]) -> tuple[int, int]:
@@ -384,30 +403,31 @@ def _load_batch(con: duckdb.DuckDBPyConnection, source: FileSource, batch: list[
             outcomes += f" union all select _source_file, false from ({records.structure_rejects})"
         in_batch = "_source_file in (select path from _ts_batch)"
         loaded_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-        good, bad, _ = replace_slices(con, [
-            Slice(
-                source.table, in_batch, [],
-                "select * exclude (_reject_reason, raw_record), ?::timestamp as _loaded_at from _ts_rows "
-                "where _reject_reason is null",
-                [loaded_at],
-            ),
-            Slice(
-                "rejected_rows", f"source = ? and {in_batch}", [source.name],
-                f"select ? as source, *, ?::timestamp as _loaded_at from ({rejects})",
-                [source.name, loaded_at],
-            ),
-            Slice(
-                "landed_files", "source = ? and path in (select path from _ts_batch)", [source.name],
-                f"""select ? as source, b.path, b.size_bytes, b.modified_at,
-                           coalesce(c.good, 0) as rows_loaded, coalesce(c.bad, 0) as rows_rejected,
-                           ?::timestamp as _loaded_at
-                    from _ts_batch b left join (
-                        select _source_file, count(*) filter (where ok) as good, count(*) filter (where not ok) as bad
-                        from ({outcomes}) group by _source_file
-                    ) c on c._source_file = b.path""",
-                [source.name, loaded_at],
-            ),
-        ])
+        with _insertion_order(con, preserve=False):
+            good, bad, _ = replace_slices(con, [
+                Slice(
+                    source.table, in_batch, [],
+                    "select * exclude (_reject_reason, raw_record), ?::timestamp as _loaded_at from _ts_rows "
+                    "where _reject_reason is null",
+                    [loaded_at],
+                ),
+                Slice(
+                    "rejected_rows", f"source = ? and {in_batch}", [source.name],
+                    f"select ? as source, *, ?::timestamp as _loaded_at from ({rejects})",
+                    [source.name, loaded_at],
+                ),
+                Slice(
+                    "landed_files", "source = ? and path in (select path from _ts_batch)", [source.name],
+                    f"""select ? as source, b.path, b.size_bytes, b.modified_at,
+                               coalesce(c.good, 0) as rows_loaded, coalesce(c.bad, 0) as rows_rejected,
+                               ?::timestamp as _loaded_at
+                        from _ts_batch b left join (
+                            select _source_file, count(*) filter (where ok) as good, count(*) filter (where not ok) as bad
+                            from ({outcomes}) group by _source_file
+                        ) c on c._source_file = b.path""",
+                    [source.name, loaded_at],
+                ),
+            ])
         return good, bad
     finally:
         con.execute("drop view if exists _ts_rows")

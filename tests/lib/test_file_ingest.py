@@ -40,6 +40,64 @@ def batches(monkeypatch) -> list[list[str]]:
     return seen
 
 
+def write_lines(path, lines):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(line + "\n" for line in lines))
+
+
+def test_rejects_of_many_files_keep_their_own_text_line_and_reason(tmp_path):
+    landing = tmp_path / "landing"
+    bad_provider = json.dumps(event(request_id="a2", provider="mistral"), indent=None, separators=(", ", ": "))
+    write_lines(landing / "events" / "a.jsonl", [
+        json.dumps(event(request_id="a1")), bad_provider, "null", json.dumps(event(request_id="a4", output_tokens=1.5)),
+        json.dumps(event(request_id="a5")),
+    ])
+    write_lines(landing / "events" / "b.jsonl", [json.dumps(event(request_id="b1")), "{}",
+                                                 json.dumps(event(request_id="b3", batch="maybe"))])
+    with connect(tmp_path / "w.duckdb") as con:
+        summary = load_new_files(con, EVENT_FILES, landing)
+        good = con.execute("select request_id, _source_line from raw.request_events order by 1").fetchall()
+        bad = con.execute("select right(_source_file, 7), _source_line, reason, raw_record from raw.rejected_rows "
+                          "order by 1, 2").fetchall()
+        landed = con.execute("select right(path, 7), rows_loaded, rows_rejected from raw.landed_files order by 1").fetchall()
+    assert good == [("a1", 1), ("a5", 5), ("b1", 1)]
+    # each reject keeps its own text, byte for byte
+    assert bad == [
+        ("a.jsonl", 2, "unknown provider: mistral", bad_provider),
+        ("a.jsonl", 3, "not a JSON object", "null"),
+        ("a.jsonl", 4, "output_tokens is not a whole number: 1.5", json.dumps(event(request_id="a4", output_tokens=1.5))),
+        ("b.jsonl", 2, "missing request_id", "{}"),
+        ("b.jsonl", 3, "batch is not a boolean: maybe", json.dumps(event(request_id="b3", batch="maybe"))),
+    ]
+    assert (summary.rows_loaded, summary.rows_rejected) == (3, 5)
+    assert landed == [("a.jsonl", 2, 3), ("b.jsonl", 1, 2)]
+
+
+@pytest.mark.parametrize("lines", [
+    ["", "{}"],                                  # a blank line
+    ["{}", "   "],                               # a blank line at the end
+    ['{"request_id": "x", "request_id": "y"}'],  # a repeated key: the first one counts
+    ["{not json"],                               # a line that is not JSON
+    ['{"request_id": "x"}  ', '  {"request_id": "y"}'],
+])
+def test_odd_lines_keep_the_line_numbers_of_the_files_in_their_batch(tmp_path, lines):
+    landing = tmp_path / "landing"
+    good = [json.dumps(event(request_id=f"g{i}", output_tokens=i)) for i in range(1, 4)]
+    write_lines(landing / "events" / "a.jsonl", good[:1] + lines + good[1:])
+    write_lines(landing / "events" / "b.jsonl", good)
+    with connect(tmp_path / "w.duckdb") as con:
+        load_new_files(con, EVENT_FILES, landing)
+        rows = con.execute("select right(_source_file, 7), request_id, _source_line from raw.request_events "
+                           "where request_id like 'g%' order by 1, 2").fetchall()
+        rejects = con.execute("select _source_line, split_part(reason, ':', 1) from raw.rejected_rows order by 1").fetchall()
+    after = len(lines)
+    assert rows == [("a.jsonl", "g1", 1), ("a.jsonl", "g2", 2 + after), ("a.jsonl", "g3", 3 + after),
+                    ("b.jsonl", "g1", 1), ("b.jsonl", "g2", 2), ("b.jsonl", "g3", 3)]
+    expected = {"{}": "missing request_id", "{not json": "not valid JSON"}
+    assert rejects == [(2 + i, expected.get(line, "missing occurred_at")) for i, line in enumerate(lines)
+                       if line.strip()]
+
+
 def test_many_files_load_in_one_batch_and_keep_their_own_line_numbers(tmp_path, batches):
     landing = tmp_path / "landing"
     events = landing / "events"
