@@ -33,6 +33,7 @@ CAUSES = (
     "logged_not_in_usage",
     "not_billed",
     "unmatched_billed",
+    "web_search",
     "non_token_billed",
     "unexplained",
 )
