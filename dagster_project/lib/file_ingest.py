@@ -172,7 +172,8 @@ class _Records:
     structure_rejects: str | None = None
     # the records are every line of the files in order (`_source_line` null): the loader numbers them
     numbered_by_position: bool = False
-    single_file: bool = False
+    # the batch's one file, when the records leave `_source_file` null for the loader to fill in
+    file: str | None = None
     # records to read instead when these cannot be (a stricter, faster reading failed)
     retry: Callable[[], _Records] | None = None
 
@@ -195,6 +196,12 @@ def _stage_lines(con: duckdb.DuckDBPyConnection, paths: list[str]) -> str:
         where l.line is not null and not regexp_full_match(l.line, '\\s*')"""
 
 
+def _file_column(paths: list[str], column: str) -> tuple[str | None, str]:
+    """(the one file, null) for a batch of one file, whose path the loader sets on its rows at the end,
+    else (None, the reader's file-name `column`)."""
+    return (paths[0], "null::varchar") if len(paths) == 1 else (None, column)
+
+
 def _jsonl_records(con: duckdb.DuckDBPyConnection, source: FileSource, paths: list[str],
                    tolerant: bool = False) -> _Records:
     """JSON lines as records. Field records parse each line once, as a whole: a batch with a line that is
@@ -206,6 +213,7 @@ def _jsonl_records(con: duckdb.DuckDBPyConnection, source: FileSource, paths: li
     shape = sql_literal(json.dumps({f: "VARCHAR" for f in source.fields}))
     fields = [sql_identifier(f) for f in source.fields]
     parsed = f"try(json_transform(line, {shape}))" if tolerant else f"json_transform(line, {shape})"
+    one_file, file_column = _file_column(paths, "filename")
     # Every line is a record, blank ones too, so that a line's number is its position in the file: the
     # loader numbers the mapped rows by position and then drops the blank lines. The object test parses
     # again only a line that does not start with '{'.
@@ -220,9 +228,10 @@ def _jsonl_records(con: duckdb.DuckDBPyConnection, source: FileSource, paths: li
             end as _record_error,
             {", ".join(f"{field_text(f)} as {f}" for f in fields)}
         from (select *, {", ".join(f"_j.{f} as {f}" for f in fields)}
-              from (select filename as _source_file, line,
-                           case when line is not null and not regexp_full_match(line, '\\s*') then {parsed} end as _j
-                    from {_lines_reader(paths)}))""", numbered_by_position=True, single_file=len(paths) == 1,
+              from (select {file_column} as _source_file, line,
+                           case when starts_with(line, '{{') or not regexp_full_match(line, '\\s*') then {parsed}
+                           end as _j
+                    from {_lines_reader(paths)}))""", numbered_by_position=True, file=one_file,
                     retry=None if tolerant else (lambda: _jsonl_records(con, source, paths, tolerant=True)))
 
 
@@ -262,7 +271,9 @@ def _parquet_records(con: duckdb.DuckDBPyConnection, source: FileSource, paths: 
     if reserved:
         raise ValueError(f"{paths[0] if len(paths) == 1 else 'a Parquet file'}: column {reserved[0]!r} "
                          "has the name of a column the Parquet reader adds; rename it")
-    return _columns_records(source, scan, "filename", "file_row_number + 1", columns)
+    one_file, file_column = _file_column(paths, "filename")
+    records = _columns_records(source, scan, file_column, "file_row_number + 1", columns)
+    return _Records(records.sql, records.raw_text, file=one_file)
 
 
 def _csv_records(con: duckdb.DuckDBPyConnection, source: FileSource, path: str) -> _Records:
@@ -326,15 +337,17 @@ _TEMP_TABLES = ("_ts_parsed", "_ts_batch", "_ts_lines", "_ts_csv", "_ts_csv_line
 
 
 def _rows_view(con: duckdb.DuckDBPyConnection, records: _Records) -> None:
-    """`_ts_rows`: the mapped rows of the batch, each with its line."""
+    """`_ts_rows`: the mapped rows of the batch, each with its file and line."""
+    file = f"{sql_literal(records.file)} as _source_file" if records.file else None
     if not records.numbered_by_position:
-        con.execute("create or replace temp view _ts_rows as select * from _ts_parsed")
+        con.execute(f"create or replace temp view _ts_rows as select * {f'replace ({file})' if file else ''} "
+                    "from _ts_parsed")
         return
     # a file's rows are consecutive and in line order: line = position after the file's first row
-    if records.single_file:
+    if records.file:
         con.execute(f"""
             create or replace temp view _ts_rows as
-            select * replace (rowid + 1 as _source_line) from _ts_parsed
+            select * replace (rowid + 1 as _source_line, {file}) from _ts_parsed
             where _reject_reason is distinct from {sql_literal(BLANK_LINE)}""")
         return
     con.execute(f"""
@@ -396,8 +409,7 @@ def _load_batch(con: duckdb.DuckDBPyConnection, source: FileSource, batch: list[
         )
         rejects = ("select _source_file, _source_line, _reject_reason as reason, raw_record from _ts_rows "
                    "where _reject_reason is not null")
-        outcomes = (f"select _source_file, _reject_reason is null as ok from _ts_parsed "
-                    f"where _reject_reason is distinct from {sql_literal(BLANK_LINE)}")
+        outcomes = "select _source_file, _reject_reason is null as ok from _ts_rows"
         if records.structure_rejects:
             rejects += f" union all select * from ({records.structure_rejects})"
             outcomes += f" union all select _source_file, false from ({records.structure_rejects})"
