@@ -1,15 +1,16 @@
-# tokenspend: `make run` builds the warehouse on the demo organisation; `make test` runs the suite.
+# tokenspend: `make run` builds the demo organisation's warehouse (demo mode); `make test` runs the suite.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-# Defaults for the paths; an empty value (e.g. exported from an unfilled .env) also means the default,
-# because settings.py treats empty as unset.
-export TOKENSPEND_DUCKDB_PATH ?= $(CURDIR)/warehouse/tokenspend.duckdb
-export TOKENSPEND_LANDING_DIR ?= $(CURDIR)/warehouse/landing
+# Paths default in dagster_project/settings.py (an empty value, e.g. from an unfilled .env, means the
+# default). The live deployment records its Dagster runs in DAGSTER_HOME; the demo, a deployment of its
+# own, in dagster_home/ inside its folder (TOKENSPEND_DEMO_DIR, default warehouse/demo).
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
+DEMO_DIR  := $(if $(TOKENSPEND_DEMO_DIR),$(TOKENSPEND_DEMO_DIR),$(CURDIR)/warehouse/demo)
+DEMO_HOME := $(DEMO_DIR)/dagster_home
 
-.PHONY: install run dev test lint bench lock clean
+.PHONY: install run dev demo-dev test lint bench lock clean
 
 install: $(VENV)/.installed
 
@@ -20,12 +21,17 @@ $(VENV)/.installed: requirements.lock pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $@
 
-run: install            ## materialise every asset on the demo data and print a summary
-	$(BIN)/python -m dagster_project.cli run
+run: install            ## the demo: materialise every asset on the demo organisation (warehouse/demo) and print a summary
+	mkdir -p $(DEMO_HOME)
+	DAGSTER_HOME=$(DEMO_HOME) $(BIN)/python -m dagster_project.cli run --demo
 
-dev: install            ## the Dagster UI, with lineage from the ingest assets to the marts
+dev: install            ## the Dagster UI of the live deployment (keys and paths from the environment)
 	mkdir -p $(DAGSTER_HOME)
-	$(BIN)/dagster dev -m dagster_project.definitions
+	TOKENSPEND_MODE=live $(BIN)/dagster dev -m dagster_project.definitions
+
+demo-dev: install       ## the Dagster UI of the demo deployment, with the runs `make run` recorded
+	mkdir -p $(DEMO_HOME)
+	TOKENSPEND_MODE=demo DAGSTER_HOME=$(DEMO_HOME) $(BIN)/dagster dev -m dagster_project.definitions
 
 test: install           ## lint, then the whole test suite
 	$(BIN)/ruff check dagster_project tests

@@ -1,18 +1,23 @@
-"""`python -m dagster_project.cli run`: materialise every asset and print what the warehouse says.
+"""`python -m dagster_project.cli run [--demo]`: materialise every asset and print what the warehouse says.
 
 The same runs can be started from the Dagster UI (`make dev`) or the `dagster asset materialize` CLI;
-this command orders them for a first run: the demo organisation (when no keys are set), the provider
-ingest assets over a date range in one run per provider partition range, then the file sources, dbt,
-the checks and, when the error-severity checks passed, the published copy BI tools open
-(`TOKENSPEND_PUBLISHED_PATH`). Runs are recorded in $DAGSTER_HOME, so `make dev` shows them afterwards.
-The summary reads the published copy, so it shows what BI tools see.
+this command orders them for a first run: in demo mode the demo organisation, then the provider ingest
+assets over a date range in one run per provider partition range (in live mode, the enabled providers
+only), then the file sources, dbt, the checks and, when the error-severity checks passed, the published
+copy BI tools open. Runs are recorded in $DAGSTER_HOME, so the UI shows them afterwards. The summary
+reads the published copy, so it shows what BI tools see.
+
+The mode is live unless `--demo` or TOKENSPEND_MODE=demo says demo (`make run` runs the demo). Before
+anything runs, the command checks that the warehouse file and landing folder belong to the mode and, in
+live mode, that every enabled provider's admin key is set; a failed check names the file or the variable.
 
 `run --start/--end` choose the provider ingest range, UTC dates with `--end` exclusive. Daily
 partitions exist for complete UTC days only, so the latest `--end` is today (the last day fetched is
 yesterday; today's partial day arrives with the next daily run). `--start` alone runs to today;
-`--end` alone covers the 30 days before it; neither: the demo period when a provider runs on the demo,
-else the last 30 complete days. A range that is empty or outside the partitions is refused before
-anything runs.
+`--end` alone covers the 30 days before it; neither: the demo period in demo mode, else the last 30
+complete days. A range that is empty or outside the partitions is refused before anything runs.
+
+`prepare` parses the dbt project into the manifest the code location loads (`run` does it itself).
 """
 
 from __future__ import annotations
@@ -26,8 +31,9 @@ from pathlib import Path
 
 import dagster as dg
 
-from dagster_project import settings
+from dagster_project.lib.deployment import WrongDeployment, verify_deployment
 from dagster_project.lib.warehouse import connect
+from dagster_project.settings import SettingsError, current_settings
 
 
 def load_definitions() -> dg.Definitions:
@@ -56,7 +62,7 @@ def utc_today() -> dt.date:
 
 def first_partition_day() -> dt.date:
     """The first daily partition of the provider ingest assets (`TOKENSPEND_START_DATE`)."""
-    return dt.date.fromisoformat(settings.partitions_start_date())
+    return current_settings().start_date
 
 
 def resolve_range(
@@ -104,40 +110,52 @@ def resolve_range(
     return start, end
 
 
-def default_window(defs: dg.Definitions) -> tuple[dt.date, dt.date]:
-    """The demo period when any provider runs on the demo, else the last 30 complete UTC days."""
-    apis = [defs.resources[k] for k in ("openai", "anthropic")]
-    if any(not api.is_live() for api in apis):
-        from dagster_project.defs.demo.generator import DEMO_END, DEMO_START
+def default_window(mode: str) -> tuple[dt.date, dt.date]:
+    """The demo period in demo mode, else the last 30 complete UTC days."""
+    if mode == "demo":
+        from dagster_project.demo.generator import DEMO_END, DEMO_START
 
         return DEMO_START, DEMO_END
     return resolve_range(None, None, utc_today(), first_partition_day())
 
 
 def materialize_all(start: dt.date | None = None, end: dt.date | None = None, instance=None) -> list[dg.DagsterRunStatus]:
-    """Run demo → provider ingest (partition range [start, end)) → everything else. Raises on failure.
+    """Run (demo →) provider ingest (partition range [start, end)) → everything else. Raises on failure.
 
     With `start` or `end` given, the range is resolved and checked first (`resolve_range`), so a bad
-    range raises DateRangeError before anything runs; with neither, `default_window` applies.
+    range raises DateRangeError before anything runs; with neither, `default_window` applies. The
+    settings, the enabled providers' keys (SettingsError) and the deployment's files (WrongDeployment)
+    are checked next, still before anything runs.
     """
     if start is not None or end is not None:
         start, end = resolve_range(start, end, utc_today(), first_partition_day())
-    settings.export_dbt_env()
+    config = current_settings()
+    providers = config.enabled_providers
+    config.require_provider_keys(providers)
+    verify_deployment(config)
+    from dagster_project.defs.dbt.project import prepare_manifest
+
+    prepare_manifest(config)
     defs = load_definitions()
     instance = instance or _instance()
     graph = defs.resolve_asset_graph()
     job = defs.resolve_implicit_global_asset_job_def()
     if start is None or end is None:
-        start, end = default_window(defs)
+        start, end = default_window(config.mode)
 
     keys = graph.get_all_asset_keys()
     partitioned = {k for k in keys if graph.get(k).is_partitioned}
+    ingest = {k for k in partitioned if graph.get(k).group_name in {f"ingest_{p}" for p in providers}}
     demo = {k for k in keys if graph.get(k).group_name == "demo"}
     rest = keys - partitioned - demo
     last = (end - dt.timedelta(days=1)).isoformat()
+    print(f"==> {config.mode} mode: warehouse {config.duckdb_path}, landing {config.landing_dir}", flush=True)
+    if not providers:
+        print("==> no provider enabled (no admin key set, TOKENSPEND_PROVIDERS empty): provider ingest skipped",
+              flush=True)
     steps = [
         ("demo organisation", demo, {}),
-        (f"provider ingest {start}..{last}", partitioned, {
+        (f"provider ingest ({', '.join(providers)}) {start}..{last}", ingest, {
             "dagster/asset_partition_range_start": start.isoformat(),
             "dagster/asset_partition_range_end": last,
         }),
@@ -165,7 +183,7 @@ def summary(db_path=None) -> str:
     Reads the published copy (`TOKENSPEND_PUBLISHED_PATH`), what BI tools see, unless `db_path` names
     another file with a `marts` schema (the warehouse file, say).
     """
-    path = Path(db_path) if db_path else settings.published_path()
+    path = Path(db_path) if db_path else current_settings().published_path
     if not path.exists():
         raise FileNotFoundError(
             f"no published warehouse at {path} yet: `make run` (or a build run) publishes it after its checks pass"
@@ -207,14 +225,34 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="materialise every asset, then print a summary")
     run.add_argument(
+        "--demo", action="store_true",
+        help="run the built-in demo organisation in its own deployment (TOKENSPEND_DEMO_DIR, default warehouse/demo)",
+    )
+    run.add_argument(
         "--start", type=_date, help="first UTC date to fetch from the providers (alone: from then to today)"
     )
     run.add_argument(
         "--end", type=_date,
         help=f"UTC date to stop before (exclusive; at most today; alone: the {DEFAULT_DAYS} days before it)",
     )
-    sub.add_parser("summary", help="print the summary of the published warehouse")
+    summary_parser = sub.add_parser("summary", help="print the summary of the published warehouse")
+    summary_parser.add_argument("--demo", action="store_true", help="the demo deployment's published warehouse")
+    sub.add_parser("prepare", help="parse the dbt project into the manifest the code location loads")
     args = parser.parse_args(argv)
+    if getattr(args, "demo", False):
+        if os.environ.get("TOKENSPEND_MODE", "demo") not in ("", "demo"):
+            parser.error(f"--demo contradicts TOKENSPEND_MODE={os.environ['TOKENSPEND_MODE']}")
+        os.environ["TOKENSPEND_MODE"] = "demo"  # this process and the dbt commands it starts
+    try:
+        config = current_settings()
+    except SettingsError as exc:
+        print(f"tokenspend: {exc}", file=sys.stderr)
+        return 2
+    if args.command == "prepare":
+        from dagster_project.defs.dbt.project import prepare_manifest
+
+        print(f"dbt manifest: {prepare_manifest(config)}")
+        return 0
     if args.command == "run":
         start, end = args.start, args.end
         if start is not None or end is not None:
@@ -222,14 +260,18 @@ def main(argv: list[str] | None = None) -> int:
                 start, end = resolve_range(start, end, utc_today(), first_partition_day())
             except DateRangeError as exc:
                 run.error(str(exc))  # exits with status 2 before anything runs
-        materialize_all(start, end)
+        try:
+            materialize_all(start, end)
+        except (SettingsError, WrongDeployment) as exc:
+            print(f"tokenspend: {exc}", file=sys.stderr)
+            return 2
     try:
         text = summary()
     except FileNotFoundError as exc:
         print(f"tokenspend: {exc}", file=sys.stderr)
         return 1
     print()
-    print(f"Warehouse: {settings.published_path()} (schema marts; open it read-only, replaced after each build)")
+    print(f"Warehouse: {config.published_path} (schema marts; open it read-only, replaced after each build)")
     print(text)
     return 0
 

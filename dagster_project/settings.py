@@ -1,133 +1,294 @@
-"""The settings shared by the whole code location, all from the environment.
+"""Every tokenspend setting, read from the environment into one typed object and validated once.
 
-A setting that belongs to one source or check is read by that module, through one documented function
-(`defs/events/litellm.py`, `defs/events/otel.py`, `defs/checks/*.py`); `.env.example` and the README
-list every variable.
+`current_settings()` returns the `Settings` of the present environment. The first call for a given
+environment validates every variable and raises `SettingsError` naming each one that is wrong; later
+calls with the same environment return the same object. The code location calls it when it loads, so a
+bad value stops the load with that message instead of failing a run halfway. `.env.example` and the
+README list every variable; an empty value means the default.
 
-Paths default to folders under the repository so that `make run` works on a fresh clone; the DuckDB
-path is the one setting shared by Dagster and dbt (`dbt_models/profiles.yml` reads the same variable).
-Secrets (the admin keys) are not read here: each provider resource reads its own key from the
-environment when it builds a client and puts it only into request headers, so a key never passes
-through a settings object or config value that could be logged.
+**Mode.** tokenspend runs as one of two deployments, never both on the same files:
+
+- `live` (the default): the organisation's own data. Warehouse `TOKENSPEND_DUCKDB_PATH` (default
+  `warehouse/tokenspend.duckdb`), landing folder `TOKENSPEND_LANDING_DIR` (default `warehouse/landing`),
+  published copy, exports and seeds as configured.
+- `demo` (`TOKENSPEND_MODE=demo`, or `python -m dagster_project.cli run --demo`, which `make run` uses):
+  the built-in demo organisation, in a folder of its own, `TOKENSPEND_DEMO_DIR` (default
+  `warehouse/demo`): `tokenspend.duckdb`, `landing/`, `published/tokenspend.duckdb`, `exports/`, with the
+  repository's `seeds/` (the demo organisation's lookups). The live path variables do not apply to it.
+
+Each warehouse file and landing folder records the mode that first wrote it and refuses the other
+(`lib/deployment.py`).
+
+**Secrets.** The provider admin keys are not settings: each provider resource reads its key from the
+environment when it sends a request and puts it only into request headers, so a key never passes
+through an object that could be logged or shown in the UI. Settings only record which keys are present.
+The webhook and LiteLLM database URLs may carry credentials: they are `SecretStr`, never printed.
+
+The vocabulary of a few values is checked by the module that owns it: reconciliation cause names
+(`defs/checks/reconciliation.py`) and the OpenTelemetry tag map (`defs/events/otel.py`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import os
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_models"
 SEEDS_DIR = REPO_ROOT / "seeds"  # the demo organisation's lookups, shipped with the project
 EXPECTATIONS_DIR = REPO_ROOT / "expectations"
+WAREHOUSE_DIR = REPO_ROOT / "warehouse"
+DEFAULT_DEMO_DIR = WAREHOUSE_DIR / "demo"
+
+Mode = Literal["live", "demo"]
+# The providers tokenspend ingests, and the variable that holds each one's organisation admin key.
+PROVIDER_KEY_VARS = {"openai": "OPENAI_ADMIN_KEY", "anthropic": "ANTHROPIC_ADMIN_KEY"}
+# Settings whose values are never echoed in an error message.
+_SECRET_VARS = {"TOKENSPEND_LITELLM_DATABASE_URL", "TOKENSPEND_ALERT_WEBHOOK_URL"}
 
 
-def _path(name: str, default: Path) -> Path:
-    value = os.environ.get(name)
-    return Path(value).expanduser().resolve() if value else default
+class SettingsError(ValueError):
+    """The environment does not make a valid configuration; the message names every wrong variable."""
 
 
-def duckdb_path() -> Path:
-    """The warehouse file (`TOKENSPEND_DUCKDB_PATH`, default `warehouse/tokenspend.duckdb`)."""
-    return _path("TOKENSPEND_DUCKDB_PATH", REPO_ROOT / "warehouse" / "tokenspend.duckdb")
+def _resolved(path: Path | None) -> Path | None:
+    return path.expanduser().resolve() if path is not None else None
 
 
-def published_path() -> Path:
-    """The copy of the marts that BI tools open (`TOKENSPEND_PUBLISHED_PATH`, default
-    `published/<warehouse file name>` beside the warehouse file, i.e. `warehouse/published/tokenspend.duckdb`).
+def _comma_list(value: Any) -> Any:
+    if isinstance(value, str):
+        return tuple(v.strip() for v in value.split(",") if v.strip())
+    return value
 
-    Builds write the warehouse file (`duckdb_path`); after a build's checks pass, the publish step writes a
-    new file next to this one and renames it over it, so a reader never blocks a build and never sees half
-    a build. It must not be the warehouse file itself.
-    """
-    working = duckdb_path()
-    path = _path("TOKENSPEND_PUBLISHED_PATH", working.parent / "published" / working.name)
-    if path == working:
-        raise ValueError(
-            f"TOKENSPEND_PUBLISHED_PATH must differ from TOKENSPEND_DUCKDB_PATH ({working}): builds write the "
-            "warehouse file, BI tools read the published copy"
+
+class Settings(BaseSettings):
+    """tokenspend's configuration, one field per environment variable (the field's alias)."""
+
+    model_config = SettingsConfigDict(case_sensitive=True, env_ignore_empty=True, frozen=True, extra="ignore")
+
+    mode: Mode = Field("live", alias="TOKENSPEND_MODE")
+    demo_dir: Path = Field(DEFAULT_DEMO_DIR, alias="TOKENSPEND_DEMO_DIR")
+
+    # live deployment paths as given (None: the default); see the properties below for the ones in force
+    duckdb_path_setting: Path | None = Field(None, alias="TOKENSPEND_DUCKDB_PATH")
+    published_path_setting: Path | None = Field(None, alias="TOKENSPEND_PUBLISHED_PATH")
+    landing_dir_setting: Path | None = Field(None, alias="TOKENSPEND_LANDING_DIR")
+    export_dir_setting: Path | None = Field(None, alias="TOKENSPEND_EXPORT_DIR")
+    seeds_dir_setting: Path | None = Field(None, alias="TOKENSPEND_SEEDS_DIR")
+
+    providers_setting: Annotated[tuple[str, ...], NoDecode] = Field((), alias="TOKENSPEND_PROVIDERS")
+    start_date: dt.date = Field(dt.date(2026, 1, 1), alias="TOKENSPEND_START_DATE")
+    refetch_days: int = Field(3, ge=0, alias="TOKENSPEND_REFETCH_DAYS")
+    lookback_days: int = Field(3, ge=0, alias="TOKENSPEND_LOOKBACK_DAYS")  # read by dbt (macros/incremental.sql)
+    demo_scale: float = Field(1.0, gt=0, alias="TOKENSPEND_DEMO_SCALE")
+    untagged_share_warn: float = Field(0.05, ge=0, le=1, alias="TOKENSPEND_UNTAGGED_SHARE_WARN")
+    reconciliation_tolerance_pct: float = Field(10.0, ge=0, alias="TOKENSPEND_RECONCILIATION_TOLERANCE_PCT")
+    reconciliation_accepted_causes: Annotated[tuple[str, ...], NoDecode] = Field(
+        (), alias="TOKENSPEND_RECONCILIATION_ACCEPTED_CAUSES")
+    litellm_database_url: SecretStr | None = Field(None, alias="TOKENSPEND_LITELLM_DATABASE_URL")
+    litellm_lookback_minutes: float = Field(60.0, ge=0, alias="TOKENSPEND_LITELLM_LOOKBACK_MINUTES")
+    otel_tag_map: str | None = Field(None, alias="TOKENSPEND_OTEL_TAG_MAP")
+    alert_webhook_url: SecretStr | None = Field(None, alias="TOKENSPEND_ALERT_WEBHOOK_URL")
+    anomaly_alert_days: int = Field(7, ge=1, alias="TOKENSPEND_ANOMALY_ALERT_DAYS")
+
+    @field_validator("providers_setting", "reconciliation_accepted_causes", mode="before")
+    @classmethod
+    def _split(cls, value: Any) -> Any:
+        return _comma_list(value)
+
+    @field_validator("providers_setting")
+    @classmethod
+    def _known_providers(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = sorted(set(value) - set(PROVIDER_KEY_VARS))
+        if unknown:
+            raise ValueError(f"unknown provider(s) {', '.join(unknown)}; known: {', '.join(PROVIDER_KEY_VARS)}")
+        return tuple(p for p in PROVIDER_KEY_VARS if p in value)
+
+    @field_validator("demo_dir", "duckdb_path_setting", "published_path_setting", "landing_dir_setting",
+                     "export_dir_setting", "seeds_dir_setting")
+    @classmethod
+    def _absolute(cls, value: Path | None) -> Path | None:
+        return _resolved(value)
+
+    @model_validator(mode="after")
+    def _deployments_apart(self) -> Settings:
+        live, demo = self.deployment("live"), self.deployment("demo")
+        if live.published_path == live.duckdb_path:
+            raise ValueError(
+                f"TOKENSPEND_PUBLISHED_PATH must differ from TOKENSPEND_DUCKDB_PATH ({live.duckdb_path}): builds "
+                "write the warehouse file, BI tools read the published copy"
+            )
+        clashes = [
+            (what, var, getattr(live, attr))
+            for what, var, attr in (
+                ("warehouse file", "TOKENSPEND_DUCKDB_PATH", "duckdb_path"),
+                ("landing folder", "TOKENSPEND_LANDING_DIR", "landing_dir"),
+                ("published copy", "TOKENSPEND_PUBLISHED_PATH", "published_path"),
+            )
+            if getattr(live, attr) == getattr(demo, attr) or _inside(getattr(live, attr), self.demo_dir)
+        ]
+        if clashes:
+            what, var, path = clashes[0]
+            raise ValueError(
+                f"the live {what} {path} ({var}) is inside the demo deployment's folder {self.demo_dir} "
+                "(TOKENSPEND_DEMO_DIR): live and demo never share files. Unset "
+                f"{var if getattr(self, _SETTING_OF[var]) is not None else 'TOKENSPEND_DEMO_DIR'} "
+                "or point it elsewhere"
+            )
+        if _inside(live.landing_dir, demo.landing_dir) or _inside(demo.landing_dir, live.landing_dir):
+            raise ValueError(
+                f"the demo's landing folder {demo.landing_dir} and the live landing folder {live.landing_dir} "
+                "overlap: set TOKENSPEND_DEMO_DIR or TOKENSPEND_LANDING_DIR so that neither holds the other"
+            )
+        return self
+
+    # --- the deployment in force -----------------------------------------------------------------
+
+    def deployment(self, mode: Mode | None = None) -> Deployment:
+        """The files of the live or the demo deployment (default: this mode's)."""
+        mode = mode or self.mode
+        if mode == "demo":
+            folder = self.demo_dir
+            return Deployment(
+                mode="demo",
+                duckdb_path=folder / "tokenspend.duckdb",
+                landing_dir=folder / "landing",
+                published_path=folder / "published" / "tokenspend.duckdb",
+                export_dir=folder / "exports",
+                seeds_dir=SEEDS_DIR,
+            )
+        working = self.duckdb_path_setting or WAREHOUSE_DIR / "tokenspend.duckdb"
+        return Deployment(
+            mode="live",
+            duckdb_path=working,
+            landing_dir=self.landing_dir_setting or WAREHOUSE_DIR / "landing",
+            published_path=self.published_path_setting or working.parent / "published" / working.name,
+            export_dir=self.export_dir_setting or working.parent / "exports",
+            seeds_dir=self.seeds_dir_setting or SEEDS_DIR,
         )
-    return path
+
+    @property
+    def duckdb_path(self) -> Path:
+        """The warehouse file builds write (Dagster and dbt); never for BI tools."""
+        return self.deployment().duckdb_path
+
+    @property
+    def published_path(self) -> Path:
+        """The copy of the marts BI tools open read-only, replaced after each build whose checks passed."""
+        return self.deployment().published_path
+
+    @property
+    def landing_dir(self) -> Path:
+        """Raw provider pages as received, and the request-level and outcome files."""
+        return self.deployment().landing_dir
+
+    @property
+    def export_dir(self) -> Path:
+        """Files for other systems (the hard-cap export)."""
+        return self.deployment().export_dir
+
+    @property
+    def seeds_dir(self) -> Path:
+        """The organisation's lookups: price book, owners, roster, catalogues, budgets."""
+        return self.deployment().seeds_dir
+
+    def is_default_path(self, var: str) -> bool:
+        """True when the path variable `var` is not set (its default is in force)."""
+        return getattr(self, _SETTING_OF[var]) is None
+
+    # --- providers ---------------------------------------------------------------------------------
+
+    @property
+    def enabled_providers(self) -> tuple[str, ...]:
+        """The providers this deployment ingests. Demo: both (the demo organisation serves both). Live:
+        `TOKENSPEND_PROVIDERS` when set, else the providers whose admin key is set (read now: a key is
+        looked at for presence only)."""
+        if self.mode == "demo":
+            return tuple(PROVIDER_KEY_VARS)
+        if self.providers_setting:
+            return self.providers_setting
+        return tuple(p for p, var in PROVIDER_KEY_VARS.items() if os.environ.get(var))
+
+    def missing_keys(self, providers: tuple[str, ...] | None = None) -> list[str]:
+        """The admin key variables, unset, of `providers` (default: the enabled ones); none in demo mode."""
+        if self.mode == "demo":
+            return []
+        wanted = self.enabled_providers if providers is None else providers
+        return [PROVIDER_KEY_VARS[p] for p in wanted if not os.environ.get(PROVIDER_KEY_VARS[p])]
+
+    def require_provider_keys(self, providers: tuple[str, ...] | None = None) -> None:
+        """Raise SettingsError naming every enabled provider's key variable that is not set (live mode)."""
+        missing = self.missing_keys(providers)
+        if missing:
+            raise SettingsError(
+                f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} not set, and TOKENSPEND_PROVIDERS "
+                f"enables {', '.join(p for p, v in PROVIDER_KEY_VARS.items() if v in missing)}: live mode fetches "
+                "only with the organisation's admin key and never falls back to the demo. Set the key, leave the "
+                "provider out of TOKENSPEND_PROVIDERS, or run the demo (TOKENSPEND_MODE=demo, `make run`)"
+            )
 
 
-def landing_dir() -> Path:
-    """Where raw responses and event files land (`TOKENSPEND_LANDING_DIR`, default `warehouse/landing`)."""
-    return _path("TOKENSPEND_LANDING_DIR", REPO_ROOT / "warehouse" / "landing")
+@dataclass(frozen=True)
+class Deployment:
+    """The files one mode reads and writes."""
+
+    mode: Mode
+    duckdb_path: Path
+    landing_dir: Path
+    published_path: Path
+    export_dir: Path
+    seeds_dir: Path
 
 
-def seeds_dir() -> Path:
-    """The organisation's lookups: price book, key and project owners, roster, catalogues
-    (`TOKENSPEND_SEEDS_DIR`, default the repository's `seeds/`). dbt reads the same variable."""
-    return _path("TOKENSPEND_SEEDS_DIR", SEEDS_DIR)
+_SETTING_OF = {
+    "TOKENSPEND_DUCKDB_PATH": "duckdb_path_setting",
+    "TOKENSPEND_PUBLISHED_PATH": "published_path_setting",
+    "TOKENSPEND_LANDING_DIR": "landing_dir_setting",
+    "TOKENSPEND_EXPORT_DIR": "export_dir_setting",
+    "TOKENSPEND_SEEDS_DIR": "seeds_dir_setting",
+}
+_VARIABLES = tuple(sorted(f.alias for f in Settings.model_fields.values() if f.alias))
 
 
-def dbt_seed_path() -> str:
-    """The seeds folder as dbt's `seed-paths` entry: always RELATIVE to the dbt project.
+def _inside(path: Path, folder: Path) -> bool:
+    return path == folder or path.is_relative_to(folder)
 
-    dbt writes each seed's load statement to `target/run/<project>/<seed path>`; given an absolute
-    seed path it would write over the CSV file itself. The repository's seeds are `../seeds`; another
-    folder is reached through a symbolic link inside the dbt project, named after the folder, so two
-    warehouses built from different folders never share one.
+
+def _message(exc: ValidationError) -> str:
+    lines = []
+    for error in exc.errors(include_url=False):
+        var = str(error["loc"][0]) if error.get("loc") else "settings"
+        text = error["msg"].removeprefix("Value error, ")
+        if var in _VARIABLES and var not in _SECRET_VARS and "input" in error and isinstance(error["input"], str):
+            text += f" (got {error['input']!r})"
+        lines.append(f"{var}: {text}" if var in _VARIABLES else text)
+    return "invalid tokenspend settings:\n  " + "\n  ".join(lines)
+
+
+@functools.lru_cache(maxsize=16)
+def _load(fingerprint: str) -> Settings:  # noqa: ARG001 - the cache key: one validation per environment
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise SettingsError(_message(exc)) from None
+
+
+def current_settings() -> Settings:
+    """The settings of the present environment, validated once per distinct environment.
+
+    Raises SettingsError naming every variable that is wrong. The cache key is a digest of the
+    variables' values, so no value is kept outside the Settings object.
     """
-    folder = seeds_dir()
-    if folder == SEEDS_DIR:
-        return "../seeds"
-    link = DBT_PROJECT_DIR / f"org_seeds_{hashlib.sha256(str(folder).encode()).hexdigest()[:12]}"
-    if not link.is_symlink() or link.resolve() != folder:
-        if link.is_symlink():
-            link.unlink()
-        link.symlink_to(folder, target_is_directory=True)
-    return link.name
-
-
-def demo_scale() -> float:
-    """Multiplies the demo organisation's request volume (`TOKENSPEND_DEMO_SCALE`, default 1)."""
-    value = float(os.environ.get("TOKENSPEND_DEMO_SCALE", "1"))
-    if value <= 0:
-        raise ValueError(f"TOKENSPEND_DEMO_SCALE must be positive, got {value}")
-    return value
-
-
-def partitions_start_date() -> str:
-    """First daily partition of the provider ingest assets (`TOKENSPEND_START_DATE`)."""
-    value = os.environ.get("TOKENSPEND_START_DATE", "2026-01-01")
-    dt.date.fromisoformat(value)
-    return value
-
-
-def refetch_days() -> int:
-    """Trailing days every scheduled provider load re-fetches, since providers revise recent buckets."""
-    return int(os.environ.get("TOKENSPEND_REFETCH_DAYS", "3"))
-
-
-def export_dbt_env() -> None:
-    """Make dbt, run as a subprocess, see the same warehouse file and seeds as Dagster."""
-    os.environ["TOKENSPEND_DUCKDB_PATH"] = str(duckdb_path())
-    os.environ["TOKENSPEND_DBT_SEED_PATH"] = dbt_seed_path()
-    duckdb_path().parent.mkdir(parents=True, exist_ok=True)
-
-
-def alert_webhook_url() -> str | None:
-    """Where new alerts are POSTed as JSON (`TOKENSPEND_ALERT_WEBHOOK_URL`; unset = run log only).
-
-    Read at call time, so the sensor follows a changed environment. The URL may carry a token: it is
-    only ever put into the request, and logs name its host alone.
-    """
-    return os.environ.get("TOKENSPEND_ALERT_WEBHOOK_URL") or None
-
-
-def export_dir() -> Path:
-    """Where files for other systems are written (`TOKENSPEND_EXPORT_DIR`; default `exports/` beside the
-    warehouse file, i.e. `warehouse/exports`, so a warehouse under a temporary folder exports there too)."""
-    return _path("TOKENSPEND_EXPORT_DIR", duckdb_path().parent / "exports")
-
-
-def anomaly_alert_days() -> int:
-    """How many days up to the as-of date a spend anomaly opens or keeps an alert
-    (`TOKENSPEND_ANOMALY_ALERT_DAYS`, default 7); older anomalies resolve and stay as history in the mart."""
-    value = int(os.environ.get("TOKENSPEND_ANOMALY_ALERT_DAYS", "7"))
-    if value < 1:
-        raise ValueError(f"TOKENSPEND_ANOMALY_ALERT_DAYS must be at least 1, got {value}")
-    return value
+    digest = hashlib.sha256()
+    for name in _VARIABLES:
+        value = os.environ.get(name)
+        digest.update(f"{name}\0{'' if value is None else value}\0{value is None}\1".encode())
+    return _load(digest.hexdigest())

@@ -103,7 +103,7 @@ def test_materialize_all_checks_the_range_before_running(monkeypatch):
         raise AssertionError("definitions were loaded")
 
     monkeypatch.setattr(cli, "load_definitions", must_not_load)
-    monkeypatch.setattr(cli.settings, "export_dbt_env", must_not_load)
+    monkeypatch.setattr(cli, "verify_deployment", must_not_load)
     with pytest.raises(DateRangeError, match="--start 2026-09-10 is not before --end 2026-09-01"):
         cli.materialize_all(D(2026, 9, 10), D(2026, 9, 1))
 

@@ -75,7 +75,6 @@ def build(args: dict) -> dict:
     from dagster_project import settings
     from dagster_project.cli import load_definitions
 
-    settings.export_dbt_env()
     defs = load_definitions()
     job = defs.resolve_implicit_global_asset_job_def()
     selection = build_selection(defs)
@@ -123,7 +122,7 @@ def build(args: dict) -> dict:
         raise SystemExit(1)
     from dagster_project.lib.warehouse import connect
 
-    with connect(settings.duckdb_path(), read_only=True) as con:
+    with connect(settings.current_settings().duckdb_path, read_only=True) as con:
         out["raw_request_events"] = con.execute("select count(*) from raw.request_events").fetchone()[0]
     return out
 
@@ -179,7 +178,9 @@ def prepare(args: dict) -> dict:
     anything is timed (a deployment parses it once, not per run)."""
     started = time.perf_counter()
     from dagster_project.cli import load_definitions
+    from dagster_project.defs.dbt.project import prepare_manifest
 
+    prepare_manifest()
     load_definitions()
     return {"seconds": time.perf_counter() - started}
 

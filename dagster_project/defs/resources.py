@@ -1,14 +1,7 @@
-"""Resources shared by the whole code location."""
+"""Resources shared by both modes. The provider resources depend on the mode: `definitions.py`."""
 
 import dagster as dg
 
 from dagster_project.defs.dbt.project import dbt_resource
-from dagster_project.lib.provider_api import AnthropicAdminApi, OpenAIAdminApi
 
-defs = dg.Definitions(
-    resources={
-        "openai": OpenAIAdminApi(),
-        "anthropic": AnthropicAdminApi(),
-        "dbt": dbt_resource(),
-    }
-)
+defs = dg.Definitions(resources={"dbt": dbt_resource()})

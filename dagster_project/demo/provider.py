@@ -25,7 +25,7 @@ from decimal import Decimal
 from pathlib import Path
 from urllib.parse import parse_qs
 
-from dagster_project.defs.demo.generator import DEMO_END, backend_dir
+from dagster_project.demo.generator import DEMO_END, backend_dir
 
 _DAY = dt.timedelta(days=1)
 _ORGANIZATION_ID = "6c1f3a52-8e0d-4b7e-9a41-2f5d7c9e0b13"

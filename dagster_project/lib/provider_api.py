@@ -1,10 +1,11 @@
-"""The provider admin APIs as Dagster resources: live with a key in the environment, else the demo.
+"""The provider admin APIs as Dagster resources: each talks to its provider with the organisation's key.
 
 Each provider resource reads its admin key from the environment variable it names, at the moment it
 builds a client, and puts it only into request headers: the key is never a config value, so it never
-appears in run metadata, logs or the UI. With no key set, the same client talks to the built-in demo
-organisation through a `requests` transport adapter, so demo data goes through exactly the paging and
-parsing code that real data does.
+appears in run metadata, logs or the UI. A client built without its key raises `AdminKeyMissing`
+naming the variable; there is no fallback. Another transport (the demo organisation's, in
+`dagster_project/demo/`) is plugged in by a subclass that overrides `connection`, so every source of
+pages goes through the same paging and parsing code.
 
 Base URLs are read the way the providers' SDKs read them: `ANTHROPIC_BASE_URL` is usually set without
 `/v1` (`https://api.anthropic.com`) and `OPENAI_BASE_URL` with it (`https://api.openai.com/v1`). Both
@@ -13,45 +14,28 @@ forms are accepted for both providers: a trailing slash is dropped and `/v1` is 
 
 from __future__ import annotations
 
-import decimal
-import json
 import os
 import urllib.parse
-from pathlib import Path
 
 import dagster as dg
 import requests
-import requests.adapters
 
-from dagster_project import settings
 from dagster_project.lib.http import PagedApi, RetryPolicy, retrying_session
 
+USER_AGENT = "tokenspend/0.1"
 
-class DemoTransport(requests.adapters.BaseAdapter):
-    """Answers GETs for a demo base URL from the demo organisation, in the provider's own shapes."""
 
-    def __init__(self, provider: str, landing_dir: Path):
-        super().__init__()
+class AdminKeyMissing(ValueError):
+    """A provider's admin key variable is not set; the message names the variable, never a value."""
+
+    def __init__(self, provider: str, key_env_var: str):
+        super().__init__(
+            f"{key_env_var} is not set: the {provider} ingest fetches the organisation's usage and cost with its "
+            f"admin key and never falls back to the demo. Set {key_env_var}, leave {provider} out of "
+            "TOKENSPEND_PROVIDERS, or run the demo (TOKENSPEND_MODE=demo, `make run`)"
+        )
         self.provider = provider
-        self.landing_dir = landing_dir
-
-    def send(self, request, **kwargs):  # noqa: ARG002 - the adapter interface
-        from dagster_project.defs.demo.provider import demo_response
-
-        url = urllib.parse.urlsplit(request.url)
-        query = urllib.parse.parse_qs(url.query, keep_blank_values=True)
-        status, body = demo_response(self.provider, url.path, query, self.landing_dir)
-        response = requests.Response()
-        response.status_code = status
-        response._content = json.dumps(body, default=_json_number).encode()
-        response.headers["Content-Type"] = "application/json"
-        response.encoding = "utf-8"
-        response.url = request.url
-        response.request = request
-        return response
-
-    def close(self):
-        pass
+        self.key_env_var = key_env_var
 
 
 def api_base_url(value: str, env_var: str) -> str:
@@ -74,12 +58,6 @@ def api_base_url(value: str, env_var: str) -> str:
     return urllib.parse.urlunsplit((parts.scheme, parts.netloc, path, "", ""))
 
 
-def _json_number(value):
-    if isinstance(value, decimal.Decimal):
-        return float(value)
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
-
-
 class ProviderAdminApi(dg.ConfigurableResource):
     """An organisation admin API. Subclasses fix the provider, its variables and its auth header."""
 
@@ -93,17 +71,26 @@ class ProviderAdminApi(dg.ConfigurableResource):
     max_wait_seconds: float = 60.0
     timeout_seconds: float = 60.0
 
-    def is_live(self) -> bool:
-        """Live when the admin key's environment variable is set and not empty."""
+    def has_key(self) -> bool:
+        """True when the admin key's environment variable is set and not empty (the key is not read)."""
         return bool(os.environ.get(self.key_env_var))
-
-    def mode(self) -> str:
-        return "live" if self.is_live() else "demo"
 
     def auth_headers(self, key: str) -> dict[str, str]:
         raise NotImplementedError
 
-    def client(self, landing_dir: Path | None = None) -> PagedApi:
+    def connection(self, session: requests.Session) -> tuple[str, dict[str, str]]:
+        """The API root and request headers of a client; may mount a transport on `session`.
+
+        Reads the admin key now; raises AdminKeyMissing when its variable is not set.
+        """
+        key = os.environ.get(self.key_env_var)
+        if not key:
+            raise AdminKeyMissing(self.provider, self.key_env_var)
+        base_url = api_base_url(os.environ.get(self.base_url_env_var) or self.default_base_url, self.base_url_env_var)
+        return base_url, {"User-Agent": USER_AGENT, **self.auth_headers(key)}
+
+    def client(self) -> PagedApi:
+        """A paging client with the retry policy above; raises AdminKeyMissing without the key."""
         policy = RetryPolicy(
             max_attempts=self.max_attempts,
             backoff_seconds=self.backoff_seconds,
@@ -111,16 +98,7 @@ class ProviderAdminApi(dg.ConfigurableResource):
             timeout_seconds=self.timeout_seconds,
         )
         session = retrying_session(policy)
-        key = os.environ.get(self.key_env_var)
-        if key:
-            base_url = api_base_url(
-                os.environ.get(self.base_url_env_var) or self.default_base_url, self.base_url_env_var
-            )
-            headers = {"User-Agent": "tokenspend/0.1", **self.auth_headers(key)}
-        else:
-            base_url = f"http://demo-{self.provider}.tokenspend.invalid/v1"
-            session.mount(base_url, DemoTransport(self.provider, landing_dir or settings.landing_dir()))
-            headers = {"User-Agent": "tokenspend/0.1"}
+        base_url, headers = self.connection(session)
         return PagedApi(base_url, headers, self.key_env_var, policy, session)
 
 

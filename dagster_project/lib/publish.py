@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -79,9 +80,9 @@ def _tables(con, catalog: str, schema: str) -> list[str]:
     ).fetchall()]
 
 
-def _write_copy(working: Path, target: Path, run_id: str | None, now: dt.datetime) -> dict[str, int]:
+def _write_copy(working: Path, target: Path, run_id: str | None, now: dt.datetime, guard=None) -> dict[str, int]:
     """Write the published tables into the new file `target` in one transaction; returns rows per table."""
-    with connect(working, read_only=True) as con:
+    with connect(working, read_only=True, guard=guard) as con:
         source = con.execute("select current_database()").fetchone()[0]
         alias = TARGET if source != TARGET else f"{TARGET}_2"
         con.execute(f"attach {_literal(str(target))} as {alias} (read_write)")
@@ -124,11 +125,12 @@ def _write_copy(working: Path, target: Path, run_id: str | None, now: dt.datetim
 
 
 def publish(working: Path | str, published: Path | str, run_id: str | None = None,
-            now: dt.datetime | None = None) -> Publication:
+            now: dt.datetime | None = None, guard: Callable | None = None) -> Publication:
     """Copy the marts and the alert history of `working` into a new file, then rename it onto `published`.
 
     Never opens `published` itself. On any error the new file is removed and the published file stays
-    as it was. `now` (UTC) is recorded as `ops.publication.published_at`.
+    as it was. `now` (UTC) is recorded as `ops.publication.published_at`. `guard` runs first on the
+    read-only connection to `working` and may refuse it (`connect`).
     """
     working, published = Path(working).resolve(), Path(published).resolve()
     if working == published:
@@ -141,7 +143,7 @@ def publish(working: Path | str, published: Path | str, run_id: str | None = Non
     _remove(new)
     _remove(_wal(new))
     try:
-        rows = _write_copy(working, new, run_id, now)
+        rows = _write_copy(working, new, run_id, now, guard)
         if _wal(new).exists():
             raise RuntimeError(f"{new} was not fully checkpointed; not published")
         _fsync(new)

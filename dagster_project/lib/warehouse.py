@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,12 +51,16 @@ def open_database(
 
 @contextlib.contextmanager
 def connect(
-    path: Path | str, read_only: bool = False, lock_wait_seconds: float = LOCK_WAIT_SECONDS
+    path: Path | str,
+    read_only: bool = False,
+    lock_wait_seconds: float = LOCK_WAIT_SECONDS,
+    guard: Callable[[duckdb.DuckDBPyConnection], None] | None = None,
 ) -> Iterator[duckdb.DuckDBPyConnection]:
     """Open the warehouse in UTC, with the raw schema in place (unless read-only).
 
     While another process holds the file, the open is retried for up to `lock_wait_seconds`, then the
-    lock error is raised (`is_lock_conflict` recognises it).
+    lock error is raised (`is_lock_conflict` recognises it). `guard`, when given, runs first on the new
+    connection and may refuse the file by raising (`lib/deployment.py` checks the file's mode there).
     """
     path = Path(path)
     if not read_only:
@@ -64,6 +68,8 @@ def connect(
     con = open_database(path, read_only, lock_wait_seconds)
     try:
         con.execute("set TimeZone = 'UTC'")
+        if guard is not None:
+            guard(con)
         if not read_only:
             create_raw_tables(con)
         yield con

@@ -14,8 +14,8 @@ import duckdb
 import pytest
 
 from dagster_project import settings
-from dagster_project.defs.demo.generator import DemoOrg, generate_demo_org
-from dagster_project.defs.demo.provider import demo_response
+from dagster_project.demo.generator import DemoOrg, generate_demo_org
+from dagster_project.demo.provider import demo_response
 
 EVENT_TYPES = {
     "request_id": "VARCHAR", "occurred_at": "VARCHAR", "provider": "VARCHAR", "model": "VARCHAR",

@@ -11,7 +11,7 @@ from decimal import Decimal
 import duckdb
 import pytest
 
-from dagster_project.defs.demo.generator import (
+from dagster_project.demo.generator import (
     DEMO_END,
     DEMO_START,
     WEB_SEARCH_CENTS_PER_SEARCH,

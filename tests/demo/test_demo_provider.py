@@ -10,8 +10,8 @@ from decimal import Decimal
 
 import pytest
 
-from dagster_project.defs.demo.generator import DEMO_END, DEMO_START, generate_demo_org
-from dagster_project.defs.demo.provider import demo_response
+from dagster_project.demo.generator import DEMO_END, DEMO_START, generate_demo_org
+from dagster_project.demo.provider import demo_response
 from tests.demo.conftest import rfc3339, unix, walk
 
 OPENAI_USAGE = "/v1/organization/usage/completions"

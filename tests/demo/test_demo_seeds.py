@@ -10,7 +10,7 @@ from collections import defaultdict
 import pytest
 
 from dagster_project import settings
-from dagster_project.defs.demo.generator import DEMO_END, DEMO_START
+from dagster_project.demo.generator import DEMO_END, DEMO_START
 
 COLUMNS = {
     "teams": ["team", "team_name", "cost_center"],

@@ -110,8 +110,7 @@ def test_code_execution_is_non_token_billed_and_web_search_is_its_own_cause(ware
     assert web_search > 0 and abs(web_search - searches) < Decimal("0.000001") and unmatched == 0
 
 
-def test_the_check_names_the_worst_day_provider_and_cause(warehouse, built_warehouse, monkeypatch):
-    monkeypatch.setenv("TOKENSPEND_DUCKDB_PATH", str(built_warehouse["db"]))
+def test_the_check_names_the_worst_day_provider_and_cause(warehouse, in_built_demo, monkeypatch):
     monkeypatch.delenv("TOKENSPEND_RECONCILIATION_TOLERANCE_PCT", raising=False)
     monkeypatch.delenv("TOKENSPEND_RECONCILIATION_ACCEPTED_CAUSES", raising=False)
     worst_day, worst_provider, worst_pct = warehouse.execute("""

@@ -59,9 +59,9 @@ def test_both_forms_reach_the_provider_api(tmp_path, httpserver, monkeypatch, fo
     monkeypatch.setenv(key_var, "fake-admin-key-for-the-local-server")
     monkeypatch.setenv(url_var, form.format(root=root))
     api = resource()
-    assert api.is_live()
+    assert api.has_key()
     with connect(tmp_path / "w.duckdb") as con:
-        result = land_window(api.client(tmp_path / "landing"), endpoint, START, END, tmp_path / "landing", con)
+        result = land_window(api.client(), endpoint, START, END, tmp_path / "landing", con)
     assert fake.calls == 1 and result.pages == 1
     assert [request.path for request, _ in httpserver.log] == [f"/v1{endpoint.path}"]
 

@@ -186,7 +186,7 @@ def test_a_90_day_backfill_request_count(live_env, httpserver, monkeypatch):
         for resource, endpoints in ((OpenAIAdminApi(), OPENAI_ENDPOINTS), (AnthropicAdminApi(), ANTHROPIC_ENDPOINTS)):
             for endpoint in endpoints:
                 before = len(httpserver.log)
-                land_window(resource.client(tmp_path / "landing"), endpoint, start, end, tmp_path / "landing", con)
+                land_window(resource.client(), endpoint, start, end, tmp_path / "landing", con)
                 counts[(endpoint.provider, endpoint.table)] = len(httpserver.log) - before
     for (_provider, table), n in counts.items():
         endpoint = next(e for e in (*OPENAI_ENDPOINTS, *ANTHROPIC_ENDPOINTS) if e.table == table)

@@ -38,11 +38,10 @@ def test_the_whole_build_publishes_the_marts_and_alerts(built_warehouse):
     assert summary(published) == summary(db)
 
 
-def test_the_publish_alone_reruns_while_a_bi_tool_holds_the_copy(built_warehouse, monkeypatch):
+def test_the_publish_alone_reruns_while_a_bi_tool_holds_the_copy(in_built_demo):
+    built_warehouse = in_built_demo
     db = built_warehouse["db"]
     published = db.parent / "published" / db.name
-    monkeypatch.setenv("TOKENSPEND_DUCKDB_PATH", str(db))
-    monkeypatch.delenv("TOKENSPEND_PUBLISHED_PATH", raising=False)
     job = load_definitions().resolve_implicit_global_asset_job_def()
     with held(published, read_only=True) as bi_tool:
         (before,) = bi_tool.query("select run_id from ops.publication")

@@ -10,9 +10,9 @@ import datetime as dt
 
 import dagster as dg
 
-from dagster_project import settings
 from dagster_project.defs.alerts.state import current_breaches, sync_alerts
-from dagster_project.lib.warehouse import connect
+from dagster_project.lib.deployment import open_warehouse
+from dagster_project.settings import current_settings
 
 BUDGET_STATUS = dg.AssetKey(["marts", "mart_budget_status"])
 SPEND_ANOMALIES = dg.AssetKey(["marts", "mart_spend_anomalies"])
@@ -36,8 +36,8 @@ from ops.alerts where status = 'open' order by kind, scope_type, scope, period_s
 )
 def alerts(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     now = dt.datetime.now(dt.UTC)
-    with connect(settings.duckdb_path()) as con:
-        breaches = current_breaches(con, settings.anomaly_alert_days())
+    with open_warehouse() as con:
+        breaches = current_breaches(con, current_settings().anomaly_alert_days)
         result = sync_alerts(con, breaches, now)
         open_rows = con.execute(OPEN_ALERTS_SQL).fetchall()
     context.log.info(
@@ -72,7 +72,7 @@ order by status desc, scope_type, scope
 @dg.asset_check(asset=BUDGET_STATUS, name="soft_budgets_within_forecast", blocking=False)
 def soft_budgets_within_forecast() -> dg.AssetCheckResult:
     """Warns (never fails the run) when a soft budget of the current month is at risk or breached."""
-    with connect(settings.duckdb_path(), read_only=True) as con:
+    with open_warehouse(read_only=True) as con:
         rows = con.execute(SOFT_BUDGETS_SQL).fetchall()
     table = "\n".join(
         ["| scope type | scope | status | spend USD | forecast USD | budget USD |", "|---|---|---|---|---|---|"]

@@ -22,8 +22,8 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 
-from dagster_project import settings
-from dagster_project.lib.warehouse import connect
+from dagster_project.lib.deployment import open_warehouse
+from dagster_project.settings import current_settings
 
 BUDGET_STATUS = dg.AssetKey(["marts", "mart_budget_status"])
 
@@ -137,8 +137,8 @@ def write_hard_caps(con: duckdb.DuckDBPyConnection, export_dir: Path) -> tuple[l
     ),
 )
 def hard_caps_export(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-    with connect(settings.duckdb_path(), read_only=True) as con:
-        caps, paths = write_hard_caps(con, settings.export_dir())
+    with open_warehouse(read_only=True) as con:
+        caps, paths = write_hard_caps(con, current_settings().export_dir)
     enforced = [c["gateway_tag"] for c in caps if c["enforce"]]
     context.log.info(f"hard caps: {len(caps)} exported, {len(enforced)} to enforce now {enforced}")
     return dg.MaterializeResult(

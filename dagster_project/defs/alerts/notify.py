@@ -205,11 +205,11 @@ where alert_id = ? and severity = ? and times_opened = ? and notified_at is null
 """
 
 
-def read_pending(db_path: Path) -> list[dict] | None:
+def read_pending(db_path: Path, guard: Callable | None = None) -> list[dict] | None:
     """The pending alerts, read with a short read-only connection; None when another process (a build)
-    holds the warehouse file."""
+    holds the warehouse file. `guard` runs first on the connection and may refuse the file (`connect`)."""
     try:
-        with connect(db_path, read_only=True, lock_wait_seconds=READ_LOCK_WAIT_SECONDS) as con:
+        with connect(db_path, read_only=True, lock_wait_seconds=READ_LOCK_WAIT_SECONDS, guard=guard) as con:
             return pending_alerts(con)
     except duckdb.IOException as exc:
         if is_lock_conflict(exc):
@@ -263,12 +263,14 @@ def notify_pending(
     now: dt.datetime | None = None,
     post: Callable[[str, dict], None] = post_json,
     unmarked: list[Delivery] | tuple[Delivery, ...] = (),
+    guard: Callable | None = None,
 ) -> NotifyResult:
     """Deliver every pending alert of the warehouse at `db_path` once, never holding it across the POST.
 
     1. `unmarked` (deliveries an earlier call could not record) are marked notified first;
     2. pending alerts are read read-only (a held file: `busy`, nothing sent), leaving out those in
-       `unmarked`, which were sent already;
+       `unmarked`, which were sent already; `guard` may refuse the file there (the sensor checks the
+       warehouse belongs to this mode), before anything is sent;
     3. each is logged, and POSTed together when `webhook_url` is set;
     4. on success they are marked notified in a short update; if the file is held by then, they come
        back in `result.unmarked` for the next call. On a failed POST nothing is marked,
@@ -282,7 +284,7 @@ def notify_pending(
         log.info(f"recorded {len(carried)} earlier delivered alert(s) as notified")
         result.recorded, carried = len(carried), []
     result.unmarked = carried
-    pending = read_pending(db_path)
+    pending = read_pending(db_path, guard)
     if pending is None:
         result.busy = True
         return result

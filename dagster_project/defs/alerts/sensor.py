@@ -17,8 +17,9 @@ import json
 
 import dagster as dg
 
-from dagster_project import settings
 from dagster_project.defs.alerts.notify import Delivery, WebhookError, notify_pending
+from dagster_project.lib.deployment import check_warehouse_mode
+from dagster_project.settings import current_settings
 
 
 def read_cursor(cursor: str | None) -> list[Delivery]:
@@ -38,11 +39,14 @@ def write_cursor(unmarked: list[Delivery]) -> str:
     description="Sends new budget and anomaly alerts (ops.alerts) to the log and the alert webhook.",
 )
 def alerts_sensor(context: dg.SensorEvaluationContext) -> dg.SkipReason:
-    path = settings.duckdb_path()
+    config = current_settings()
+    path = config.duckdb_path
     if not path.exists():
         return dg.SkipReason(f"no warehouse at {path} yet")
     carried = read_cursor(context.cursor)
-    result = notify_pending(path, context.log, settings.alert_webhook_url(), unmarked=carried)
+    url = config.alert_webhook_url.get_secret_value() if config.alert_webhook_url else None
+    result = notify_pending(path, context.log, url, unmarked=carried,
+                            guard=lambda con: check_warehouse_mode(con, config, path, write=False))
     if result.unmarked != carried:
         context.update_cursor(write_cursor(result.unmarked))
     waiting = f"; {len(result.unmarked)} sent alert(s) to record as notified next tick" if result.unmarked else ""

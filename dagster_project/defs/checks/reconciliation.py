@@ -16,13 +16,12 @@ say - can be excluded from the measured variance with `TOKENSPEND_RECONCILIATION
 
 from __future__ import annotations
 
-import os
 from decimal import Decimal
 
 import dagster as dg
 
-from dagster_project import settings
-from dagster_project.lib.warehouse import connect
+from dagster_project.lib.deployment import open_warehouse
+from dagster_project.settings import current_settings
 
 # The cause columns of mart_reconciliation (without _usd), in the order ties are broken.
 CAUSES = (
@@ -43,17 +42,12 @@ DEFAULT_TOLERANCE_PCT = 10.0
 
 def tolerance_pct() -> float:
     """`TOKENSPEND_RECONCILIATION_TOLERANCE_PCT`: the largest |billed - estimate| / billed, in percent."""
-    raw = os.environ.get("TOKENSPEND_RECONCILIATION_TOLERANCE_PCT", "")
-    value = float(raw) if raw.strip() else DEFAULT_TOLERANCE_PCT
-    if value < 0:
-        raise ValueError(f"TOKENSPEND_RECONCILIATION_TOLERANCE_PCT must be >= 0, got {raw!r}")
-    return value
+    return current_settings().reconciliation_tolerance_pct
 
 
 def accepted_causes() -> tuple[str, ...]:
     """`TOKENSPEND_RECONCILIATION_ACCEPTED_CAUSES`: causes left out of the measured variance."""
-    names = tuple(n.strip() for n in os.environ.get("TOKENSPEND_RECONCILIATION_ACCEPTED_CAUSES", "").split(",")
-                  if n.strip())
+    names = current_settings().reconciliation_accepted_causes
     unknown = sorted(set(names) - set(CAUSES))
     if unknown:
         raise ValueError(f"TOKENSPEND_RECONCILIATION_ACCEPTED_CAUSES names unknown causes {unknown}; "
@@ -179,7 +173,7 @@ def metadata(m: dict) -> dict:
 def reconciliation_variance_within_tolerance() -> dg.AssetCheckResult:
     """Warns when a day x provider's estimate is further from the bill than the tolerance; names the cause."""
     tolerance, accepted = tolerance_pct(), accepted_causes()
-    with connect(settings.duckdb_path(), read_only=True) as con:
+    with open_warehouse(read_only=True) as con:
         m = measure_reconciliation(con, tolerance, accepted)
     return dg.AssetCheckResult(
         passed=not m["failing"],

@@ -8,13 +8,11 @@ loads the workflow outcome files.
 
 import dagster as dg
 
-from dagster_project import settings
 from dagster_project.defs.events import litellm
 from dagster_project.defs.events.otel import otel_file_source
 from dagster_project.defs.events.sources import EVENT_FILES, OUTCOME_FILES
+from dagster_project.lib.deployment import landing_folder, open_warehouse
 from dagster_project.lib.file_ingest import FileSource, LoadSummary, load_new_files
-from dagster_project.lib.provider_assets import DEMO_ORG_KEY
-from dagster_project.lib.warehouse import connect
 
 
 def request_event_sources() -> list[FileSource]:
@@ -53,7 +51,6 @@ def _log(context: dg.AssetExecutionContext, name: str, summary: LoadSummary) -> 
 @dg.asset(
     key=["raw", "request_events"],
     group_name="ingest_events",
-    deps=[DEMO_ORG_KEY],
     kinds={"duckdb", "file"},
     description=(
         "Tagged request-level events, one row per file line or span, from three sources: event-log files "
@@ -69,11 +66,11 @@ def _log(context: dg.AssetExecutionContext, name: str, summary: LoadSummary) -> 
     },
 )
 def request_events(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-    landing = settings.landing_dir()
+    landing = landing_folder()
     sources = request_event_sources()
     summaries: dict[str, LoadSummary] = {}
     extra = {}
-    with connect(settings.duckdb_path()) as con:
+    with open_warehouse() as con:
         url = litellm.database_url()
         if url:
             exported = litellm.export_spend_logs(con, landing, url)
@@ -88,7 +85,6 @@ def request_events(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
 @dg.asset(
     key=["raw", "outcome_events"],
     group_name="ingest_events",
-    deps=[DEMO_ORG_KEY],
     kinds={"duckdb", "file"},
     description=(
         "Workflow outcome events (task completed with success or failure; parent_task_id for tasks started "
@@ -97,7 +93,7 @@ def request_events(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     metadata={"landing_folder": f"$TOKENSPEND_LANDING_DIR/{OUTCOME_FILES.subdir}", "raw_table": "raw.outcome_events"},
 )
 def outcome_events(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-    with connect(settings.duckdb_path()) as con:
-        summary = load_new_files(con, OUTCOME_FILES, settings.landing_dir())
+    with open_warehouse() as con:
+        summary = load_new_files(con, OUTCOME_FILES, landing_folder())
     _log(context, OUTCOME_FILES.name, summary)
     return dg.MaterializeResult(metadata=_metadata({OUTCOME_FILES.name: summary}))

@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import dagster as dg
 
-from dagster_project import settings
 from dagster_project.defs.events import litellm, otel
 from dagster_project.defs.events.sources import EVENT_FILES, OUTCOME_FILES
-from dagster_project.lib.warehouse import connect
+from dagster_project.lib.deployment import open_warehouse
 
 TOP_REASONS = 10
 # The file sources (FileSource.name) that feed each raw table (assets.py loads them).
@@ -61,7 +60,7 @@ def _reject_check(table: str, sources: tuple[str, ...]) -> dg.AssetChecksDefinit
         description=f"Warns while rows of {', '.join(sources)} are rejected; counts per source and top reasons.",
     )
     def _check() -> dg.AssetCheckResult:
-        with connect(settings.duckdb_path(), read_only=True) as con:
+        with open_warehouse(read_only=True) as con:
             m = measure_rejects(con, sources)
         reasons = "\n".join(
             ["| source | reason | rows | first at (file:line) |", "|---|---|---|---|"]

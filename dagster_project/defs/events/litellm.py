@@ -29,6 +29,7 @@ from dagster_project.defs.events.sources import (
     whole_number,
 )
 from dagster_project.lib.file_ingest import FileSource, sql_literal
+from dagster_project.settings import current_settings
 
 DATABASE_URL_VAR = "TOKENSPEND_LITELLM_DATABASE_URL"
 LOOKBACK_VAR = "TOKENSPEND_LITELLM_LOOKBACK_MINUTES"
@@ -215,17 +216,15 @@ EXPORT_COLUMNS = ("request_id", "call_type", "spend", "total_tokens", "prompt_to
 
 
 def database_url() -> str | None:
-    """`TOKENSPEND_LITELLM_DATABASE_URL` (read at call time, never stored or logged), or None when unset."""
-    return os.environ.get(DATABASE_URL_VAR) or None
+    """`TOKENSPEND_LITELLM_DATABASE_URL` (a secret of the settings, never logged), or None when unset."""
+    url = current_settings().litellm_database_url
+    return url.get_secret_value() if url else None
 
 
 def lookback() -> dt.timedelta:
     """How far before the newest loaded row each export starts again (`TOKENSPEND_LITELLM_LOOKBACK_MINUTES`,
     default 60): LiteLLM writes spend logs in batches, so a row can appear after later-started ones."""
-    minutes = float(os.environ.get(LOOKBACK_VAR, "60"))
-    if minutes < 0:
-        raise ValueError(f"{LOOKBACK_VAR} must not be negative, got {minutes}")
-    return dt.timedelta(minutes=minutes)
+    return dt.timedelta(minutes=current_settings().litellm_lookback_minutes)
 
 
 def export_query(available_columns: set[str], since: dt.datetime | None) -> str:

@@ -25,12 +25,12 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
 import re
 from pathlib import Path
 
 from dagster_project.defs.events.sources import PROVIDERS_SQL, TAG_FIELDS, token_checks, whole_number
 from dagster_project.lib.file_ingest import FileSource, records_sql, sql_literal
+from dagster_project.settings import current_settings
 
 SOURCE_NAME = "otel_files"
 TAG_MAP_VAR = "TOKENSPEND_OTEL_TAG_MAP"
@@ -62,7 +62,7 @@ def parse_tag_map(text: str) -> tuple[tuple[str, str], ...]:
 
 def tag_map() -> tuple[tuple[str, str], ...]:
     """The configured attribute -> dimension mapping (`TOKENSPEND_OTEL_TAG_MAP`, else the default)."""
-    return parse_tag_map(os.environ.get(TAG_MAP_VAR) or DEFAULT_TAG_MAP)
+    return parse_tag_map(current_settings().otel_tag_map or DEFAULT_TAG_MAP)
 
 
 # --- reader: one record per span ---------------------------------------------------------------------

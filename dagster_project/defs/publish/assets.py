@@ -13,9 +13,10 @@ The copy itself is `lib/publish.py`: a new file beside `TOKENSPEND_PUBLISHED_PAT
 import dagster as dg
 from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
 
-from dagster_project import settings
 from dagster_project.defs.dbt.assets import tokenspend_dbt_models
+from dagster_project.lib.deployment import check_warehouse_mode
 from dagster_project.lib.publish import publish
+from dagster_project.settings import current_settings
 
 MARTS = sorted((spec.key for spec in tokenspend_dbt_models.specs if spec.group_name == "marts"), key=str)
 ALERTS = dg.AssetKey(["ops", "alerts"])
@@ -79,7 +80,10 @@ def published_warehouse(context: dg.AssetExecutionContext) -> dg.MaterializeResu
         )
     if pending:
         context.log.warning(f"checks planned in this run that have not reported: {', '.join(pending)}")
-    result = publish(settings.duckdb_path(), settings.published_path(), run_id=context.run_id)
+    config = current_settings()
+    working = config.duckdb_path
+    result = publish(working, config.published_path, run_id=context.run_id,
+                     guard=lambda con: check_warehouse_mode(con, config, working, write=False))
     context.log.info(f"published {len(result.rows)} table(s) to {result.path}")
     return dg.MaterializeResult(
         metadata={

@@ -34,7 +34,7 @@ from typing import Any
 import dagster as dg
 
 from dagster_project import settings
-from dagster_project.lib.warehouse import connect
+from dagster_project.lib.deployment import open_warehouse
 
 COLUMNS = "{columns}"
 LOAD_STARTED_AT = "load_started_at"
@@ -199,7 +199,7 @@ def _load_started_at(context: dg.AssetCheckExecutionContext, asset_key: dg.Asset
 def read_frame(sql: str, suite: dict, index: list[str], load_started_at: dt.datetime | None):
     """The frame a suite validates, read with DuckDB from the warehouse (read-only)."""
     values, schema = suite_columns(suite, index)
-    with connect(settings.duckdb_path(), read_only=True) as con:
+    with open_warehouse(read_only=True) as con:
         con.execute(f"set variable {LOAD_STARTED_AT} = ?::timestamp", [load_started_at])
         return con.execute(frame_sql(con, sql, values, schema)).df()
 
