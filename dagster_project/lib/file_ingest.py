@@ -11,7 +11,9 @@ shapes:
   `raw_record`, and one VARCHAR column per field holding the field's text, trimmed, NULL when absent
   or empty: a JSON value as `json_extract_string` gives it, a CSV cell, or a Parquet value cast to text
   (nested values as JSON). A JSON line is parsed once; Parquet and CSV columns are read as columns,
-  never through JSON.
+  never through JSON. Their mapping returns one row per record, in order, and rejects a record that
+  has a `_record_error` with that error as its reason (JSON lines are numbered by their position, and
+  a blank line is a record the loader drops by its `_record_error`).
 - JSON records, for sources that read nested documents (LiteLLM, OpenTelemetry): `_source_file`,
   `_source_line`, `rec` (JSON, null when the line is not JSON) and `raw_record`.
 
@@ -43,10 +45,10 @@ import duckdb
 from dagster_project.lib.warehouse import Slice, replace_slices
 
 MAX_LINE_BYTES = 64 << 20
-# A batch holds at most this many files and this many bytes (as stored), so one batch's staged lines
-# stay a bounded size in memory (DuckDB spills beyond its memory limit).
+# A batch holds at most this many files and this many bytes as stored (Parquet expands most), so one
+# batch's parsed rows stay a bounded size in memory; DuckDB spills beyond its memory limit.
 BATCH_MAX_FILES = 500
-BATCH_MAX_BYTES = 2 << 30
+BATCH_MAX_BYTES = {"jsonl": 1 << 30, "csv": 1 << 30, "parquet": 128 << 20}
 _GZ = ".gz"
 # Columns the Parquet reader adds to every row; a file with a column of the same name is refused.
 _PARQUET_VIRTUAL = ("filename", "file_row_number")
@@ -165,7 +167,8 @@ class _File:
 
 @dataclass(frozen=True)
 class _Records:
-    """The `records` SELECT of a batch, how to turn its `raw_record` into text, and its CSV structure rejects."""
+    """The `records` SELECT of a batch and how the loader reads it: how to turn `raw_record` into text,
+    the CSV rows the reader refused, and how the records are numbered."""
 
     sql: str
     raw_text: str = "raw_record"
@@ -186,8 +189,9 @@ def _stage_lines(con: duckdb.DuckDBPyConnection, paths: list[str]) -> str:
     The files are read in one parallel scan that keeps the files' order and each file's line order, so
     a line's number is its row's position after the file's first row: no numbering pass over the data.
     """
-    con.execute(f"create or replace temp table _ts_lines as select filename as _source_file, line "
-                f"from {_lines_reader(paths)}")
+    with _insertion_order(con, preserve=True):
+        con.execute(f"create or replace temp table _ts_lines as select filename as _source_file, line "
+                    f"from {_lines_reader(paths)}")
     return """
         select l._source_file, l.rowid - f._first_row + 1 as _source_line, l.line
         from _ts_lines l
@@ -454,7 +458,7 @@ def _batches(source: FileSource, files: list[_File]) -> Iterator[list[_File]]:
     size = 0
     for f in files:
         joins = (bool(batch) and f.fmt == batch[0].fmt and source.reader is None and f.fmt != "csv"
-                 and len(batch) < BATCH_MAX_FILES and size + f.size <= BATCH_MAX_BYTES)
+                 and len(batch) < BATCH_MAX_FILES and size + f.size <= BATCH_MAX_BYTES[f.fmt])
         if batch and not joins:
             yield batch
             batch, size = [], 0

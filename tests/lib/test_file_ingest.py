@@ -319,3 +319,27 @@ def test_field_text_is_trimmed_and_empty_is_null_in_every_format(tmp_path, fmt):
         load_new_files(con, EVENT_FILES, landing)
         got = [r[0] for r in con.execute("select feature from raw.request_events order by request_id").fetchall()]
     assert got == ["search", "wide", "\tkept-tab", None, None, "plain", "naïve", "x"]
+
+
+def test_batches_are_bounded_in_bytes(tmp_path, monkeypatch, batches):
+    landing = tmp_path / "landing"
+    for name in ("a", "b", "c"):
+        write_lines(landing / "events" / f"{name}.jsonl", [json.dumps(event(request_id=name))])
+    size = (landing / "events" / "a.jsonl").stat().st_size
+    monkeypatch.setattr(file_ingest, "BATCH_MAX_BYTES", {"jsonl": 2 * size, "csv": 1, "parquet": 1})
+    with connect(tmp_path / "w.duckdb") as con:
+        load_new_files(con, EVENT_FILES, landing)
+    assert batches == [["a.jsonl", "b.jsonl"], ["c.jsonl"]]
+
+
+def test_the_session_keeps_its_insertion_order_setting_after_a_load_and_a_failed_one(tmp_path):
+    landing = tmp_path / "landing"
+    write_lines(landing / "events" / "a.jsonl", [json.dumps(event(request_id="a"))])
+    with connect(tmp_path / "w.duckdb") as con:
+        load_new_files(con, EVENT_FILES, landing)
+        assert con.execute("select current_setting('preserve_insertion_order')").fetchone()[0] is True
+        (landing / "events" / "b.parquet").write_bytes(b"not parquet")
+        con.execute("set preserve_insertion_order = false")
+        with pytest.raises(ValueError, match="could not be read"):
+            load_new_files(con, EVENT_FILES, landing)
+        assert con.execute("select current_setting('preserve_insertion_order')").fetchone()[0] is False
