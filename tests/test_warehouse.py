@@ -233,18 +233,56 @@ def test_breaking_conservation_is_caught(built_warehouse, tmp_path):
     assert "FAIL 1 assert_fct_token_spend_conserves_billed_cost" in result.stdout
 
 
-def test_untagged_check_warns_with_top_offenders(built_warehouse):
+def test_untagged_share_mart_is_the_facts_share_per_day_and_overall(warehouse):
+    """Computed here from the fact: billed and untagged cost per day and provider, and over everything."""
+    rows = warehouse.execute("""
+        with fact as (
+            select usage_date, provider, sum(cost_usd) as billed,
+                   coalesce(sum(cost_usd) filter (where attribution_method = 'untagged'), 0) as untagged
+            from marts.fct_token_spend group by all
+        )
+        select fact.usage_date, fact.provider, fact.billed, fact.untagged, mart.total_cost_usd,
+               mart.untagged_cost_usd, mart.untagged_share
+        from fact full join marts.mart_untagged_share as mart using (usage_date, provider)
+    """).fetchall()
+    assert len(rows) == 2 * 60
+    for day, provider, billed, untagged, total_cost, untagged_cost, share in rows:
+        assert (total_cost, untagged_cost) == (billed, untagged), (day, provider)
+        assert abs(share - untagged / billed) <= Decimal("0.0000000005"), (day, provider)
+    overall = warehouse.execute("""
+        select distinct overall_total_cost_usd, overall_untagged_cost_usd, overall_untagged_share
+        from marts.mart_untagged_share
+    """).fetchall()
+    billed, untagged = warehouse.execute("""
+        select sum(cost_usd), sum(cost_usd) filter (where attribution_method = 'untagged') from marts.fct_token_spend
+    """).fetchone()
+    assert len(overall) == 1 and overall[0][:2] == (billed, untagged)
+    assert abs(overall[0][2] - untagged / billed) <= Decimal("0.0000000005")
+
+
+def test_untagged_check_warns_with_the_facts_share_and_top_offenders(built_warehouse, warehouse):
     import dagster as dg
 
     records = built_warehouse["instance"].event_log_storage.get_asset_check_execution_history(
-        dg.AssetCheckKey(dg.AssetKey(["marts", "fct_token_spend"]), "untagged_spend_share"), limit=1
+        dg.AssetCheckKey(dg.AssetKey(["marts", "mart_untagged_share"]), "untagged_spend_share"), limit=1
     )
     assert records, "the untagged share check ran"
     evaluation = records[0].event.dagster_event.event_specific_data
     assert evaluation.passed is False
     assert evaluation.severity == dg.AssetCheckSeverity.WARN
-    assert "top_offenders" in evaluation.metadata
-    assert evaluation.metadata["untagged_share"].value > 0.05
+    billed, untagged = warehouse.execute("""
+        select sum(cost_usd), sum(cost_usd) filter (where attribution_method = 'untagged') from marts.fct_token_spend
+    """).fetchone()
+    assert evaluation.metadata["untagged_share"].value == round(float(untagged / billed), 6) > 0.05
+    assert evaluation.metadata["untagged_cost_usd"].value == float(untagged)
+    assert evaluation.metadata["total_cost_usd"].value == float(billed)
+    top = warehouse.execute("""
+        select provider, coalesce(project_id, '(none)'), coalesce(api_key_id, '(none)'), sum(cost_usd) as c
+        from marts.fct_token_spend where attribution_method = 'untagged'
+        group by all order by c desc, 1, 2, 3 limit 10
+    """).fetchall()
+    table = evaluation.metadata["top_offenders"].value.splitlines()[2:]
+    assert table == [f"| {p} | {proj} | {key} | {cost:,.2f} |" for p, proj, key, cost in top]
 
 
 def test_the_demo_period_is_fixed(warehouse):

@@ -12,7 +12,7 @@ from dagster_project.defs.publish.assets import PUBLISHED, published_warehouse
 from tests.publish.conftest import published_of
 
 FCT = dg.AssetKey(["marts", "fct_token_spend"])
-CONTRACT = "fct_token_spend_contract"  # the code location's error-severity, non-blocking GX check on the fact
+CONTRACT = "assert_fct_token_spend_conserves_billed_cost"  # an error-severity check of the code location on the fact
 
 
 def run_id_published(wh) -> str:
@@ -56,14 +56,14 @@ def test_the_asset_publishes_and_records_its_run(working):
 def test_a_failed_error_check_on_a_mart_means_no_publish(working):
     with dg.instance_for_test() as instance:
         first = dg.materialize([published_warehouse], instance=instance)
-        # the failing check (a stand-in for the GX contract) runs before the publish, which has the lowest
-        # priority; it is not blocking, so only the publish's own verdict keeps the copy from being replaced
+        # the failing check (a non-blocking stand-in for it) runs before the publish, which has the lowest
+        # priority; only the publish's own verdict keeps the copy from being replaced
         failed = dg.materialize([fct_token_spend, published_warehouse, check_on_fct(CONTRACT, dg.AssetCheckSeverity.ERROR, False)],
                                 instance=instance, raise_on_error=False)
         assert not failed.success
         assert run_id_published(working) == first.run_id, "the previous version stays published"
         (failure,) = [e for e in failed.all_events if e.is_step_failure]
-        assert "error-severity check(s) failed on the marts (marts/fct_token_spend:fct_token_spend_contract)" in str(
+        assert f"error-severity check(s) failed on the marts (marts/fct_token_spend:{CONTRACT})" in str(
             failure.step_failure_data.error)
         # a run of the publish alone has no checks in its job; the code location's latest verdict still counts
         alone = dg.materialize([published_warehouse], instance=instance, raise_on_error=False)

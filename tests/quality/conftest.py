@@ -1,8 +1,9 @@
-"""Fixtures for the GX asset checks: a tmp_path warehouse with good rows, and a copy of the GX context.
+"""Fixtures for the quality checks: a tmp_path warehouse with good rows, and a copy of the GX context.
 
-Every test starts from data that passes every suite and breaks one thing, so a failure names the
-thing broken. The GX context is the repository's `expectations/` copied without `uncommitted/`,
-so runs never write into the working tree.
+Every test starts from data that passes every check and breaks one thing, so a failure names the
+thing broken. The marts are created with the columns and types of their dbt contracts. The GX context
+is the repository's `expectations/` copied without `uncommitted/`, so runs never write into the
+working tree.
 """
 
 from __future__ import annotations
@@ -10,12 +11,15 @@ from __future__ import annotations
 import datetime as dt
 import shutil
 from collections.abc import Callable
+from decimal import Decimal
 from pathlib import Path
 
 import dagster as dg
 import duckdb
+import jinja2
 import pandas as pd
 import pytest
+import yaml
 
 from dagster_project import settings
 from dagster_project.lib.raw_tables import create_raw_tables
@@ -27,14 +31,16 @@ EARLIER_LOAD = DAY + dt.timedelta(days=1, hours=6)
 LATEST_LOAD = DAY + dt.timedelta(days=2, hours=6)
 NEXT_DAY = (DAY + dt.timedelta(days=1)).date().isoformat()
 
-FCT_COLUMNS = """
-    token_spend_id VARCHAR, usage_date DATE, provider VARCHAR, project_id VARCHAR, api_key_id VARCHAR,
-    model VARCHAR, model_key VARCHAR, is_batch BOOLEAN, feature VARCHAR, workflow VARCHAR, team VARCHAR,
-    employee_id VARCHAR, attribution_method VARCHAR, record_type VARCHAR, request_count HUGEINT,
-    uncached_input_tokens HUGEINT, cache_read_input_tokens HUGEINT, cache_write_5m_input_tokens HUGEINT,
-    cache_write_1h_input_tokens HUGEINT, output_tokens HUGEINT, total_tokens HUGEINT,
-    estimated_cost_usd DECIMAL(38, 9), is_unpriced BOOLEAN, cost_usd DECIMAL(38, 9), allocation_basis VARCHAR
-"""
+MARTS_YML = settings.DBT_PROJECT_DIR / "models" / "marts" / "_marts__models.yml"
+
+
+def contract_columns(model: str) -> str:
+    """The column list of a mart's dbt contract (names and DuckDB types), for CREATE TABLE."""
+    models = {m["name"]: m for m in yaml.safe_load(MARTS_YML.read_text(encoding="utf-8"))["models"]}
+    return ", ".join(
+        f"{c['name']} {jinja2.Template(c['data_type']).render(target={'type': 'duckdb'})}"
+        for c in models[model]["columns"]
+    )
 
 
 def good_row(table: str, i: int = 0, **overrides) -> dict:
@@ -112,7 +118,8 @@ def warehouse_db(tmp_path, monkeypatch, gx_dir) -> Path:
     con = duckdb.connect(str(db))
     create_raw_tables(con)
     con.execute("create schema marts")
-    con.execute(f"create table marts.fct_token_spend ({FCT_COLUMNS})")
+    for mart in ("fct_token_spend", "mart_untagged_share", "mart_untagged_offenders"):
+        con.execute(f"create table marts.{mart} ({contract_columns(mart)})")
     con.close()
     for table in ("request_events", "outcome_events", "openai_usage_completions", "openai_costs",
                   "anthropic_usage_messages", "anthropic_cost_report"):
@@ -123,7 +130,36 @@ def warehouse_db(tmp_path, monkeypatch, gx_dir) -> Path:
            good_row("fct_token_spend", 3, record_type="unmatched_billed", is_unpriced=True, model=None,
                     estimated_cost_usd=None, cost_usd=0.25)]
     insert(db, "fct_token_spend", fct, schema="marts")
+    set_untagged_share(db, GOOD_UNTAGGED_DAYS)
     return db
+
+
+# (usage_date, provider, billed, untagged) of the good fact rows above
+GOOD_UNTAGGED_DAYS = [(DAY.date().isoformat(), "openai", "10.25", "0.1"), (DAY.date().isoformat(), "anthropic", "5", "0")]
+
+
+def _share(part: Decimal, whole: Decimal) -> Decimal | None:
+    return (part / whole).quantize(Decimal("0.000000001")) if whole else None
+
+
+def set_untagged_share(db: Path, days: list[tuple[str, str, str, str]]) -> None:
+    """Replace marts.mart_untagged_share with one row per (usage_date, provider, billed, untagged)."""
+    total = sum(Decimal(d[2]) for d in days)
+    untagged = sum(Decimal(d[3]) for d in days)
+    rows = [
+        {"usage_date": day, "provider": provider, "total_cost_usd": Decimal(billed),
+         "untagged_cost_usd": Decimal(part), "untagged_share": _share(Decimal(part), Decimal(billed)),
+         "overall_total_cost_usd": total, "overall_untagged_cost_usd": untagged,
+         "overall_untagged_share": _share(untagged, total)}
+        for day, provider, billed, part in days
+    ]
+    con = duckdb.connect(str(db))
+    try:
+        con.execute("delete from marts.mart_untagged_share")
+    finally:
+        con.close()
+    if rows:
+        insert(db, "mart_untagged_share", rows, schema="marts")
 
 
 def check_by_name(name: str) -> dg.AssetChecksDefinition:

@@ -47,7 +47,8 @@ def test_severity_and_blocking_policy():
         assert asset_key.path[0] in {"raw", "marts"}, name
         assert spec.metadata["severity"] == ("WARN" if name in {"mart_untagged_share", "no_unpriced_spend"} else "ERROR")
     assert specs["raw_request_events"][0] == dg.AssetKey(["raw", "request_events"])
-    assert specs["mart_untagged_share"][0] == dg.AssetKey(["marts", "fct_token_spend"])
+    assert specs["mart_untagged_share"][0] == dg.AssetKey(["marts", "mart_untagged_share"])
+    assert specs["no_unpriced_spend"][0] == dg.AssetKey(["marts", "fct_token_spend"])
 
 
 def test_checks_are_loaded_by_the_definitions():

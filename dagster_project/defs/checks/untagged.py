@@ -1,8 +1,9 @@
 """Untagged spend is an attribution problem: measure it, name who causes it, warn (never block).
 
-The check reads `marts.fct_token_spend` and reports the share of billed cost whose attribution method
-is `untagged`, with the keys and projects that cause most of it in the metadata, so their owners can
-fix their tagging. It warns above `TOKENSPEND_UNTAGGED_SHARE_WARN` (default 0.05).
+The check reports the share of billed cost whose attribution method is `untagged` over every day and
+provider, as `marts.mart_untagged_share` carries it (its overall_ columns, what BI reads), with the
+keys and projects that cause most of it (`marts.mart_untagged_offenders`) in the metadata, so their
+owners can fix their tagging. It warns above `TOKENSPEND_UNTAGGED_SHARE_WARN` (default 0.05).
 """
 
 from __future__ import annotations
@@ -21,29 +22,33 @@ def untagged_share_threshold() -> float:
 
 
 def measure_untagged(con) -> dict:
-    """Total and untagged billed cost, and the top offending (provider, project, key) triples."""
-    total, untagged = con.execute(
+    """Total and untagged billed cost, their share, and the top offending (provider, project, key) triples."""
+    overall = con.execute(
         """
-        select coalesce(sum(cost_usd), 0), coalesce(sum(case when attribution_method = 'untagged' then cost_usd end), 0)
-        from marts.fct_token_spend
+        select overall_total_cost_usd, overall_untagged_cost_usd, overall_untagged_share
+        from marts.mart_untagged_share
+        limit 1
         """
     ).fetchone()
+    total, untagged, share = overall or (0, 0, None)  # no spend yet: no rows
     offenders = con.execute(
         f"""
         select provider, coalesce(project_id, '(none)') as project_id, coalesce(api_key_id, '(none)') as api_key_id,
-               sum(cost_usd) as untagged_cost_usd
-        from marts.fct_token_spend
-        where attribution_method = 'untagged'
-        group by all
+               untagged_cost_usd
+        from marts.mart_untagged_offenders
         order by untagged_cost_usd desc, provider, project_id, api_key_id
         limit {TOP_N}
         """
     ).fetchall()
-    share = float(untagged / total) if total else 0.0
-    return {"total": total, "untagged": untagged, "share": share, "offenders": offenders}
+    return {"total": total, "untagged": untagged, "share": float(share or 0), "offenders": offenders}
 
 
-@dg.asset_check(asset=dg.AssetKey(["marts", "fct_token_spend"]), name="untagged_spend_share", blocking=False)
+@dg.asset_check(
+    asset=dg.AssetKey(["marts", "mart_untagged_share"]),
+    additional_deps=[dg.AssetKey(["marts", "mart_untagged_offenders"])],
+    name="untagged_spend_share",
+    blocking=False,
+)
 def untagged_spend_share() -> dg.AssetCheckResult:
     """Warns when the untagged share of billed spend is above the threshold; lists the top offenders."""
     with open_warehouse(read_only=True) as con:
