@@ -18,12 +18,13 @@ SLOWEST_DBT_NODES = 12
 
 
 def build_selection(defs) -> list:
-    """Every asset but the demo organisation and the partitioned provider ingest (no provider keys here):
-    the event and outcome loads, every dbt seed and model with their tests, the alerts, and every asset
-    check on them."""
+    """Every asset the code location can materialise but the demo organisation and the partitioned provider
+    ingest (no provider keys here): the event and outcome loads, every dbt seed and model with their tests,
+    the alerts, the published copy, and every asset check on them."""
     graph = defs.resolve_asset_graph()
-    keys = graph.get_all_asset_keys()
-    return sorted((k for k in keys if not graph.get(k).is_partitioned and graph.get(k).group_name != "demo"), key=str)
+    return sorted((k for k in graph.get_all_asset_keys()
+                   if graph.get(k).is_executable and not graph.get(k).is_partitioned
+                   and graph.get(k).group_name != "demo"), key=str)
 
 
 def _step_seconds(instance, run_id: str) -> tuple[dict[str, float], dict[str, str]]:
