@@ -8,9 +8,9 @@ import datetime as dt
 import duckdb
 import pytest
 
-from dagster_project import settings
 from dagster_project.defs.alerts.state import current_breaches, sync_alerts
 from dagster_project.lib.publish import publish
+from dagster_project.settings import current_settings
 from tests.duckdb_holder import held
 from tests.publish.conftest import published_of
 
@@ -34,12 +34,12 @@ def one(path, sql):
 def test_the_default_published_path_is_beside_the_warehouse_file_and_never_the_same(tmp_path, monkeypatch):
     monkeypatch.setenv("TOKENSPEND_DUCKDB_PATH", str(tmp_path / "wh" / "tokenspend.duckdb"))
     monkeypatch.delenv("TOKENSPEND_PUBLISHED_PATH", raising=False)
-    assert settings.published_path() == tmp_path / "wh" / "published" / "tokenspend.duckdb"
+    assert current_settings().published_path == tmp_path / "wh" / "published" / "tokenspend.duckdb"
     monkeypatch.setenv("TOKENSPEND_PUBLISHED_PATH", str(tmp_path / "bi" / "spend.duckdb"))
-    assert settings.published_path() == tmp_path / "bi" / "spend.duckdb"
+    assert current_settings().published_path == tmp_path / "bi" / "spend.duckdb"
     monkeypatch.setenv("TOKENSPEND_PUBLISHED_PATH", str(tmp_path / "wh" / "tokenspend.duckdb"))
     with pytest.raises(ValueError, match="must differ from TOKENSPEND_DUCKDB_PATH"):
-        settings.published_path()
+        current_settings()
 
 
 def test_publish_copies_every_mart_and_the_alert_history_and_nothing_else(working):
