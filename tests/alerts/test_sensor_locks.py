@@ -132,3 +132,25 @@ def test_a_tick_while_a_build_holds_the_warehouse_sends_nothing(two_alerts, http
         result = alerts_sensor(dg.build_sensor_context(instance=instance))
     assert result.skip_message == "the warehouse is busy (a run holds it); retrying next tick"
     assert not httpserver.log and not any(notified(two_alerts).values())
+
+
+def test_the_sensor_reads_only_a_warehouse_of_its_mode_and_the_demo_never_posts(two_alerts, httpserver, monkeypatch):
+    from dagster_project.lib.deployment import WrongDeployment
+    from tests.conftest import demo_deployment
+
+    httpserver.expect_request("/hook", method="POST").respond_with_data("ok")
+    monkeypatch.setenv("TOKENSPEND_ALERT_WEBHOOK_URL", httpserver.url_for("/hook"))
+    with two_alerts.connect() as con:  # a warehouse the demo built
+        con.execute("create schema if not exists ops")
+        con.execute("create table ops.warehouse_mode (mode varchar, recorded_at timestamp)")
+        con.execute("insert into ops.warehouse_mode values ('demo', now())")
+    with dg.instance_for_test() as instance:
+        with pytest.raises(WrongDeployment, match="was built in demo mode"):
+            alerts_sensor(dg.build_sensor_context(instance=instance))
+        assert not httpserver.log and not any(notified(two_alerts).values())
+        # in demo mode, on the demo's own file: the alerts go to the log, never to the webhook
+        demo_deployment(monkeypatch, two_alerts.path.parent)
+        monkeypatch.delenv("TOKENSPEND_DUCKDB_PATH")
+        result = alerts_sensor(dg.build_sensor_context(instance=instance))
+    assert result.skip_message.startswith("sent 2 new alert(s) to the log")
+    assert "webhook" not in result.skip_message and not httpserver.log

@@ -10,7 +10,8 @@ and tries again a minute later (nothing was sent). Alerts sent while a build too
 could be marked are kept in the sensor's cursor (alert id, severity, opening, time sent: no URL, no
 alert text) and marked by the next tick that finds the file free, without being sent again. A failed
 POST leaves the alerts pending for the next tick and fails the tick, so it shows in the UI.
-Turn it on in the UI (Automation) or with `dagster sensor start alerts_sensor`.
+Turn it on in the UI (Automation) or with `dagster sensor start alerts_sensor`. It reads only a warehouse
+file of its own mode (`lib/deployment.py`); in demo mode it never POSTs, the demo's alerts go to the log.
 """
 
 import json
@@ -44,7 +45,8 @@ def alerts_sensor(context: dg.SensorEvaluationContext) -> dg.SkipReason:
     if not path.exists():
         return dg.SkipReason(f"no warehouse at {path} yet")
     carried = read_cursor(context.cursor)
-    url = config.alert_webhook_url.get_secret_value() if config.alert_webhook_url else None
+    # the webhook belongs to the live deployment: the demo's alerts only go to the log
+    url = config.alert_webhook_url.get_secret_value() if config.alert_webhook_url and config.mode == "live" else None
     result = notify_pending(path, context.log, url, unmarked=carried,
                             guard=lambda con: check_warehouse_mode(con, config, path, write=False))
     if result.unmarked != carried:
