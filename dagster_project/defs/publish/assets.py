@@ -3,8 +3,7 @@
 The asset depends on every mart and on `ops/alerts`, so it runs after dbt has built them and their
 blocking checks (the dbt tests, run by `dbt build`) have passed: a failed error-severity dbt test fails
 the dbt step and this asset does not run. It also refuses to publish while the latest evaluation of
-any error-severity check on those assets failed, blocking or not (the Great Expectations fact contract
-is one), so a bad build never replaces a good published copy. Its step has the lowest priority, so
+any error-severity check on those assets failed, blocking or not, so a bad build never replaces a good published copy. Its step has the lowest priority, so
 within a run it starts after every check that is ready to run, and so reads this run's verdicts.
 
 The copy itself is `lib/publish.py`: a new file beside `TOKENSPEND_PUBLISHED_PATH`, renamed over it.
