@@ -239,6 +239,10 @@ def _report(fmt: str, counts: dict, runs: dict, loads: dict, figures: dict, kept
               "the fixed start-up is the whole cost)")
     print(f"  peak memory, full build / floor: {_ratio(full.peak_bytes, floor.peak_bytes)}; the incremental day is "
           f"{extra:,} lines, {extra / lines:.1%} of the period")
+    for name in ("full", "incremental", "empty"):
+        peaks = runs[name].peaks
+        print(f"  peak memory of {runs[name].label.split(':')[0]} by process: Dagster (loads, asset checks) "
+              f"{peaks.get('step', 0) / 2**20:,.0f} MiB, dbt {peaks.get('dbt', 0) / 2**20:,.0f} MiB")
     print(f"  full build on this machine: {lines / full.wall_seconds:,.0f} events/s; "
           f"floor: {lines / floor.wall_seconds:,.0f} events/s")
 

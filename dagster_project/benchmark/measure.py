@@ -3,7 +3,8 @@
 Peak memory is the larger of two readings: the process tree's resident memory summed over the step's
 process and all its descendants (sampled twice a second from /proc, so a dbt subprocess running
 beside its Dagster parent counts in full), and the step process's own high-water mark (VmHWM, which
-the step reports as it ends, so a short peak between two samples is not missed). The kernel's
+the step reports as it ends, so a short peak between two samples is not missed). The peak of each
+kind of process (the step itself, dbt) is kept too, to say which one holds the memory. The kernel's
 `maxrss` is not used: a child's maxrss starts at its parent's size at fork. CPU time is user plus
 system time of the step and every descendant it waited for (`wait4`).
 
@@ -35,6 +36,7 @@ class Measured:
     peak_bytes: int
     result: dict = field(default_factory=dict)
     others_cpu_seconds: float = 0.0  # CPU time other processes used while the step ran
+    peaks: dict[str, int] = field(default_factory=dict)  # peak resident bytes per kind of process
 
     @property
     def peak_mib(self) -> float:
@@ -57,8 +59,21 @@ def _busy_seconds() -> float:
     return (sum(fields[:8]) - fields[3] - fields[4]) / TICKS
 
 
-def _tree_rss(root: int) -> int:
-    """Resident bytes of `root` and every process descended from it (0 where /proc is unreadable)."""
+def _label(pid: int, root: int) -> str:
+    """What a process of the tree is: the step itself, dbt, or another child."""
+    if pid == root:
+        return "step"
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            argv = f.read().split(b"\0")
+    except OSError:
+        return "other"
+    return "dbt" if any(Path(a.decode(errors="replace")).name == "dbt" for a in argv[:2]) else "other"
+
+
+def _tree_rss(root: int) -> tuple[int, dict[str, int]]:
+    """Resident bytes of `root` and every process descended from it, in total and per kind of process
+    (`_label`); processes that end between two reads are skipped."""
     children: dict[int, list[int]] = {}
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
@@ -77,14 +92,17 @@ def _tree_rss(root: int) -> int:
             if pid not in tree:
                 tree.add(pid)
                 frontier.append(pid)
-    total = 0
+    total, by_kind = 0, {}
     for pid in tree:
         try:
             with open(f"/proc/{pid}/statm", "rb") as f:
-                total += int(f.read().split()[1]) * PAGE
+                rss = int(f.read().split()[1]) * PAGE
         except OSError:
             continue
-    return total
+        total += rss
+        kind = _label(pid, root)
+        by_kind[kind] = by_kind.get(kind, 0) + rss
+    return total, by_kind
 
 
 def run_step(label: str, step: str, args: dict, env: dict[str, str], logs: Path) -> Measured:
@@ -98,12 +116,15 @@ def run_step(label: str, step: str, args: dict, env: dict[str, str], logs: Path)
             [sys.executable, "-m", "dagster_project.benchmark.steps", step, json.dumps(args)],
             stdout=out, stderr=err, env=env,
         )
-        peak_tree = 0
+        peak_tree, peaks = 0, {}
         while True:
             pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
             if pid:
                 break
-            peak_tree = max(peak_tree, _tree_rss(proc.pid))
+            total, by_kind = _tree_rss(proc.pid)
+            peak_tree = max(peak_tree, total)
+            for kind, rss in by_kind.items():
+                peaks[kind] = max(peaks.get(kind, 0), rss)
             time.sleep(SAMPLE_SECONDS)
         proc.returncode = os.waitstatus_to_exitcode(status)
     wall, busy = time.perf_counter() - started, _busy_seconds() - busy_before
@@ -113,5 +134,6 @@ def run_step(label: str, step: str, args: dict, env: dict[str, str], logs: Path)
     lines = out_path.read_text().strip().splitlines()
     result = json.loads(lines[-1]) if lines else {}
     cpu = usage.ru_utime + usage.ru_stime
-    return Measured(label, wall, cpu, max(peak_tree, result.get("own_peak_bytes", 0)), result,
-                    others_cpu_seconds=max(busy - cpu, 0.0))
+    peaks["step"] = max(peaks.get("step", 0), result.get("own_peak_bytes", 0))
+    return Measured(label, wall, cpu, max(peak_tree, peaks["step"]), result,
+                    others_cpu_seconds=max(busy - cpu, 0.0), peaks=peaks)

@@ -29,6 +29,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import hashlib
+import shutil
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -44,6 +45,7 @@ EXTRA_DAY = START + dt.timedelta(days=DAYS)  # the day the incremental build add
 PRICE_CUT_MODEL = "gpt-4.1-mini"  # price-book model whose price is cut on CHANGE_DAY
 PRICE_CUT = Decimal("0.8")
 UNPRICED_MODEL = "gpt-5-mini-2025-08-07"
+GENERATOR_MEMORY = "2GB"
 BLOCK = 20  # consecutive requests share a key, a day and (on workflow keys) tasks of 1..20 requests
 
 # provider model ids and their share of each provider's requests (percent)
@@ -444,7 +446,10 @@ def write_events(layout: Layout, events: int, workdir: Path) -> dict:
     db = workdir / "generate.duckdb"
     con = duckdb.connect(str(db))
     try:
+        # the generator shares the machine with what it measures: spill to disk rather than hold 10M rows
         con.execute("set preserve_insertion_order = false")
+        con.execute(f"set memory_limit = '{GENERATOR_MEMORY}'")
+        con.execute(f"set temp_directory = '{workdir / 'generate.tmp'}'")
         extra = max(1, events // DAYS)
         parts = [("period", layout.landing, 0, events, f"hash(r // {BLOCK}, 'day') % {DAYS}"),
                  ("extra_day", layout.extra_day, events, extra, str(DAYS))]
@@ -459,6 +464,7 @@ def write_events(layout: Layout, events: int, workdir: Path) -> dict:
     finally:
         con.close()
         db.unlink(missing_ok=True)
+        shutil.rmtree(workdir / "generate.tmp", ignore_errors=True)
     return {name: {"lines": c[0], "requests": c[1], "tasks": c[2]} for name, c in counts.items()}
 
 
