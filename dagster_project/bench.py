@@ -292,6 +292,8 @@ def _report(fmt: str, counts: dict, runs: dict, loads: dict, figures: dict, kept
           f"({untagged_share(figures):.1%} of priced cost)")
     teams = sorted(breakdown(figures, "team", "priced cost").items(), key=lambda kv: -kv[1])
     print("  priced cost per team: " + ", ".join(f"{t} ${v:,.2f}" for t, v in teams if t != NO_TEAM))
+    owners = sorted(breakdown(figures, "key owner team", "priced cost").items(), key=lambda kv: -kv[1])
+    print("  of which attributed by the API key's owner: " + ", ".join(f"{t} ${v:,.2f}" for t, v in owners))
 
 
 if __name__ == "__main__":

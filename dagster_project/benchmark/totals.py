@@ -22,7 +22,8 @@ class TotalsDiffer(AssertionError):
 
 def totals(con: duckdb.DuckDBPyConnection, relation: str) -> dict[str, int | Decimal]:
     """Requests, priced estimated cost, unpriced requests, untagged requests and cost, and requests and
-    priced cost per attribution method and per team, from `relation`."""
+    priced cost per attribution method, per team, and per team of the requests its API key owner
+    attributed, from `relation`."""
     out: dict[str, int | Decimal] = {}
     row = con.execute(f"""
         select
@@ -35,11 +36,13 @@ def totals(con: duckdb.DuckDBPyConnection, relation: str) -> dict[str, int | Dec
     """).fetchone()
     names = ["requests", "priced estimated cost", "unpriced requests", "untagged requests", "untagged priced cost"]
     out.update(zip(names, row, strict=True))
-    for column, label in (("attribution_method", "method"), ("coalesce(team, '" + NO_TEAM + "')", "team")):
+    team = "coalesce(team, '" + NO_TEAM + "')"
+    for column, label, where in (("attribution_method", "method", "true"), (team, "team", "true"),
+                                 (team, "key owner team", "attribution_method = 'api_key_owner'")):
         for key, requests, cost in con.execute(f"""
             select {column} as k, sum(request_count),
                    coalesce(sum(estimated_cost_usd) filter (where not is_unpriced), 0)
-            from {relation} group by k order by k
+            from {relation} where {where} group by k order by k
         """).fetchall():
             out[f"{label} {key}: requests"] = requests
             out[f"{label} {key}: priced cost"] = cost
