@@ -11,17 +11,21 @@ import pytest
 PROVIDER_VARS = ("OPENAI_ADMIN_KEY", "ANTHROPIC_ADMIN_KEY", "OPENAI_BASE_URL", "ANTHROPIC_BASE_URL")
 
 
-@pytest.fixture(scope="session", autouse=True)
-def isolated_deployments(tmp_path_factory):
-    """A demo folder of the session's own, live mode, no provider selection; the dbt manifest prepared
-    once (loading the code location never parses it)."""
+def pytest_sessionstart(session):
+    """Prepare the dbt manifest before collection: test modules import the code location, which loads
+    the manifest but never parses the dbt project itself (a fresh checkout has none yet)."""
     from dagster_project.defs.dbt.project import prepare_manifest
 
+    prepare_manifest()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def isolated_deployments(tmp_path_factory):
+    """A demo folder of the session's own, live mode, no provider selection."""
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("TOKENSPEND_DEMO_DIR", str(tmp_path_factory.mktemp("demo_deployment")))
         for var in ("TOKENSPEND_MODE", "TOKENSPEND_PROVIDERS"):
             mp.delenv(var, raising=False)
-        prepare_manifest()
         yield
 
 
