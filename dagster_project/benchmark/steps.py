@@ -75,7 +75,9 @@ def build(args: dict) -> dict:
 
     from dagster_project import settings
     from dagster_project.cli import load_definitions
+    from dagster_project.defs.dbt.project import prepare_manifest
 
+    prepare_manifest()  # as the CLI does before a run: a no-op when the manifest is current
     defs = load_definitions()
     job = defs.resolve_implicit_global_asset_job_def()
     selection = build_selection(defs)
@@ -90,7 +92,7 @@ def build(args: dict) -> dict:
         )
     finished = time.perf_counter()
 
-    checks = [e for e in result.get_asset_check_evaluations()]
+    checks = list(result.get_asset_check_evaluations())
     failed_checks = sorted(f"{c.asset_check_key.asset_key.to_user_string()}:{c.check_name} ({c.severity.value})"
                            for c in checks if not c.passed)
     steps, kinds = _step_seconds(instance, result.run_id)
