@@ -220,7 +220,8 @@ def _jsonl_records(con: duckdb.DuckDBPyConnection, source: FileSource, paths: li
     one_file, file_column = _file_column(paths, "filename")
     # Every line is a record, blank ones too, so that a line's number is its position in the file: the
     # loader numbers the mapped rows by position and then drops the blank lines. The object test parses
-    # again only a line that does not start with '{'.
+    # again only a line that does not start with '{'. A line with no space, no \u escape and only ASCII
+    # cannot hold a value that starts or ends with a space, so its values need no trimming.
     return _Records(f"""
         select _source_file, null::bigint as _source_line, line as raw_record,
             case when _j is null then
@@ -230,8 +231,10 @@ def _jsonl_records(con: duckdb.DuckDBPyConnection, source: FileSource, paths: li
                  when not starts_with(line, '{{') and coalesce(json_type(line), '') <> 'OBJECT'
                      then 'not a JSON object'
             end as _record_error,
-            {", ".join(f"{field_text(f)} as {f}" for f in fields)}
-        from (select *, {", ".join(f"_j.{f} as {f}" for f in fields)}
+            {", ".join(f"case when _unpadded then nullif({f}, '') else {field_text(f)} end as {f}" for f in fields)}
+        from (select *, {", ".join(f"_j.{f} as {f}" for f in fields)},
+                     not contains(line, ' ') and not contains(line, '\\u') and strlen(line) = length(line)
+                         as _unpadded
               from (select {file_column} as _source_file, line,
                            case when starts_with(line, '{{') or not regexp_full_match(line, '\\s*') then {parsed}
                            end as _j
