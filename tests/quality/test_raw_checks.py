@@ -131,3 +131,20 @@ def test_frame_holds_only_the_columns_the_suite_needs(warehouse_db):
     frame = con.execute(frame_sql(con, latest_load_sql("openai_costs"), values, schema)).df()
     con.close()
     assert set(frame.columns) == {"_source_file", "bucket_start", "line_item", "amount_value", "amount_currency"}
+
+
+def test_a_large_load_reaches_gx_as_the_rows_that_break_a_rule(run_check, warehouse_db):
+    """DuckDB narrows a load to the rows breaking a row-level rule; the verdict counts every row."""
+    insert(warehouse_db, "request_events", [good_row("request_events", 9, provider="mistral")])
+    result = run_check("raw_request_events")
+    assert not result.passed
+    assert result.metadata["rows_validated"].value == 4
+    assert result.metadata["rows_breaking_a_rule"].value == 1
+    assert failure_for(result, "expect_column_values_to_be_in_set", "provider")["unexpected_count"] == 1
+
+
+def test_a_suite_with_a_rule_sql_does_not_state_sees_the_whole_load(run_check):
+    """openai_costs checks a regex, which is left to GX: the frame is the whole latest load."""
+    result = run_check("raw_openai_costs")
+    assert result.passed, failures(result)
+    assert result.metadata["rows_breaking_a_rule"].value == result.metadata["rows_validated"].value == 3
