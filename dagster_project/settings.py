@@ -24,8 +24,8 @@ environment when it sends a request and puts it only into request headers, so a 
 through an object that could be logged or shown in the UI. Settings only record which keys are present.
 The webhook and LiteLLM database URLs may carry credentials: they are `SecretStr`, never printed.
 
-The vocabulary of a few values is checked by the module that owns it: reconciliation cause names
-(`defs/checks/reconciliation.py`) and the OpenTelemetry tag map (`defs/events/otel.py`).
+The vocabulary of reconciliation cause names is checked by the module that owns it
+(`defs/checks/reconciliation.py`).
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ import datetime as dt
 import functools
 import hashlib
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -53,6 +54,26 @@ Mode = Literal["live", "demo"]
 PROVIDER_KEY_VARS = {"openai": "OPENAI_ADMIN_KEY", "anthropic": "ANTHROPIC_ADMIN_KEY"}
 # Settings whose values are never echoed in an error message.
 _SECRET_VARS = {"TOKENSPEND_LITELLM_DATABASE_URL", "TOKENSPEND_ALERT_WEBHOOK_URL"}
+
+
+# The request tags (and placement) an OpenTelemetry attribute can feed (TOKENSPEND_OTEL_TAG_MAP); dbt reads
+# the map itself (macros/request_sources.sql, otel_tag_map()), with the default named there.
+OTEL_TAG_DIMENSIONS = ("feature", "workflow", "task_id", "team", "employee_id", "customer_id", "project_id",
+                       "api_key_id")
+_ATTRIBUTE_KEY = re.compile(r"[A-Za-z0-9_.\-/:]+")
+
+
+def parse_tag_map(text: str) -> tuple[tuple[str, str], ...]:
+    """`attr=dimension,...` as (attribute, dimension) pairs; raises ValueError naming the bad entry."""
+    pairs = []
+    for entry in (e.strip() for e in text.split(",")):
+        if not entry:
+            continue
+        attribute, sep, dimension = (p.strip() for p in entry.partition("="))
+        if not sep or not _ATTRIBUTE_KEY.fullmatch(attribute) or dimension not in OTEL_TAG_DIMENSIONS:
+            raise ValueError(f"{entry!r} is not attribute=dimension with a dimension in {', '.join(OTEL_TAG_DIMENSIONS)}")
+        pairs.append((attribute, dimension))
+    return tuple(pairs)
 
 
 class SettingsError(ValueError):
@@ -103,6 +124,13 @@ class Settings(BaseSettings):
     @classmethod
     def _split(cls, value: Any) -> Any:
         return _comma_list(value)
+
+    @field_validator("otel_tag_map")
+    @classmethod
+    def _tag_map(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_tag_map(value)
+        return value
 
     @field_validator("providers_setting")
     @classmethod

@@ -25,6 +25,8 @@ pytestmark = pytest.mark.slow
 
 DAY_OF = {
     "request_events": "cast(occurred_at as date)",
+    "litellm_spend_logs": "cast(start_time as date)",
+    "otel_spans": "cast(start_time as date)",
     "outcome_events": "cast(completed_at as date)",
     "anthropic_claude_code_usage": "usage_date",
 }

@@ -120,12 +120,11 @@ RAW_TABLES: dict[str, str] = {
         estimated_cost_amount VARCHAR,
         estimated_cost_currency VARCHAR,
         {_LINEAGE}""",
-    # Request-level events from every request-level source: the documented event-log format
-    # (source_system event_file), LiteLLM spend logs (litellm) and OpenTelemetry GenAI spans (otel).
-    # The four token classes are DISJOINT (each loader maps its source's inclusive counts onto them).
-    # request_id is the dedupe key (staging keeps one row, by source precedence). raw_tags is the
-    # source's tag list as sent (JSON array text, LiteLLM request_tags); source_usage the source's own
-    # token fields and cost as sent (JSON text, gateway and span rows), for audit.
+    # Request-level events: the documented event-log format (source_system event_file) is tokenspend's
+    # own, so its fields are the contract. The four token classes are DISJOINT. request_id is the dedupe
+    # key (staging keeps one row per request over every request-level source, by source precedence).
+    # Rows of other sources landed here by earlier versions (source_system litellm, otel; raw_tags and
+    # source_usage set) are read as they are.
     "request_events": """
         request_id VARCHAR NOT NULL,
         occurred_at TIMESTAMP NOT NULL,
@@ -148,6 +147,53 @@ RAW_TABLES: dict[str, str] = {
         source_system VARCHAR NOT NULL,
         raw_tags VARCHAR,
         source_usage VARCHAR,
+        _source_file VARCHAR NOT NULL,
+        _source_line BIGINT,
+        _loaded_at TIMESTAMP NOT NULL""",
+    # LiteLLM proxy spend logs (LiteLLM_SpendLogs rows, exported or copied from its database), one row per
+    # call that reached the provider, in LiteLLM's own fields. prompt_tokens INCLUDES cached_tokens and
+    # cache_creation_input_tokens (both read from metadata.usage_object). spend is LiteLLM's own estimate
+    # in dollars, as sent. spend_logs_metadata is the caller's attribution object (JSON object text);
+    # request_tags the tag list (JSON array text). api_key is never landed: it is LiteLLM's virtual key.
+    "litellm_spend_logs": """
+        request_id VARCHAR NOT NULL,
+        start_time TIMESTAMP NOT NULL,
+        custom_llm_provider VARCHAR NOT NULL,
+        model VARCHAR NOT NULL,
+        prompt_tokens BIGINT NOT NULL,
+        completion_tokens BIGINT,
+        cached_tokens BIGINT,
+        cache_creation_input_tokens BIGINT,
+        spend VARCHAR,
+        end_user VARCHAR,
+        team_id VARCHAR,
+        key_alias VARCHAR,
+        spend_logs_metadata VARCHAR,
+        request_tags VARCHAR,
+        _source_file VARCHAR NOT NULL,
+        _source_line BIGINT,
+        _loaded_at TIMESTAMP NOT NULL""",
+    # OpenTelemetry GenAI inference spans (OTLP/JSON), one row per span that reports usage, under the
+    # semantic conventions' names (a deprecated name is read when the current one is absent).
+    # input_tokens INCLUDES cache_read_input_tokens and cache_creation_input_tokens. span_attributes and
+    # resource_attributes hold every attribute as one flat JSON object {key: text}, for tag mapping.
+    "otel_spans": """
+        trace_id VARCHAR NOT NULL,
+        span_id VARCHAR NOT NULL,
+        span_name VARCHAR,
+        start_time TIMESTAMP NOT NULL,
+        operation_name VARCHAR,
+        provider_name VARCHAR NOT NULL,
+        request_model VARCHAR,
+        response_model VARCHAR,
+        response_id VARCHAR,
+        input_tokens BIGINT NOT NULL,
+        output_tokens BIGINT,
+        cache_read_input_tokens BIGINT,
+        cache_creation_input_tokens BIGINT,
+        service_tier VARCHAR,
+        span_attributes VARCHAR,
+        resource_attributes VARCHAR,
         _source_file VARCHAR NOT NULL,
         _source_line BIGINT,
         _loaded_at TIMESTAMP NOT NULL""",

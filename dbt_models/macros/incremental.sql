@@ -132,8 +132,9 @@
 
 
 {#
-    code_fingerprint(): a hash of every model and macro of this project, so a build after the models
-    change (an upgrade of tokenspend) re-derives history instead of mixing old and new logic.
+    code_fingerprint(): a hash of every model and macro of this project, and of the settings that change
+    what a model computes from the same rows (the OpenTelemetry tag map), so a build after either changes
+    (an upgrade of tokenspend) re-derives history instead of mixing old and new logic.
 #}
 {% macro code_fingerprint() -%}
     {%- set parts = [] -%}
@@ -144,6 +145,8 @@
         {%- for name in tokenspend.keys() | sort -%}
             {%- do parts.append(name ~ ':' ~ local_md5(tokenspend[name].macro.macro_sql)) -%}
         {%- endfor -%}
+        {#- settings that change what a model computes from the same rows -#}
+        {%- do parts.append('otel_tag_map:' ~ otel_tag_map() | tojson) -%}
     {%- endif -%}
     {{ return(local_md5(parts | join('|'))) }}
 {%- endmacro %}
@@ -160,11 +163,14 @@
 
 {#
     raw_day_columns(): each raw table that feeds the models, with the expression that gives its rows'
-    usage date, and whether it holds request-level events (their copies and tasks widen the scope).
+    usage date. request_raw_tables() names those that hold request-level events (their copies and tasks
+    widen the scope).
 #}
 {% macro raw_day_columns() -%}
     {{ return({
         'request_events': 'cast(occurred_at as date)',
+        'litellm_spend_logs': 'cast(start_time as date)',
+        'otel_spans': 'cast(start_time as date)',
         'outcome_events': 'cast(completed_at as date)',
         'openai_usage_completions': 'cast(bucket_start as date)',
         'openai_usage_embeddings': 'cast(bucket_start as date)',
@@ -172,6 +178,11 @@
         'anthropic_usage_messages': 'cast(bucket_start as date)',
         'anthropic_cost_report': 'cast(bucket_start as date)',
     }) }}
+{%- endmacro %}
+
+
+{% macro request_raw_tables() -%}
+    {{ return(['request_events', 'litellm_spend_logs', 'otel_spans']) }}
 {%- endmacro %}
 
 

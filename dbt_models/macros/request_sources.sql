@@ -113,3 +113,32 @@
 {% macro bigquery__tag_from_list(tags_json, keys) -%}
     nullif(regexp_extract({{ tags_json }}, r'(?i)"\s*(?:{{ keys | join("|") }})\s*:\s*([^"]*)"'), '')
 {%- endmacro %}
+
+
+{#
+    litellm_provider(column): LiteLLM's custom_llm_provider as tokenspend's provider (its
+    `text-completion-openai` route bills as OpenAI). The loader lands only these names
+    (dagster_project/defs/events/litellm.py, PROVIDER_ALIASES).
+#}
+{% macro litellm_provider(column) -%}
+    case lower(trim({{ column }})) when 'text-completion-openai' then 'openai' else lower(trim({{ column }})) end
+{%- endmacro %}
+
+
+{#
+    otel_tag_map(): the span and resource attributes read as request tags, as [attribute, dimension]
+    pairs in precedence order (the first listed attribute that a span carries wins for its dimension).
+    TOKENSPEND_OTEL_TAG_MAP (`attribute=dimension,...`, checked when tokenspend loads its settings),
+    else the default below. A change re-attributes history: the map is part of code_fingerprint().
+#}
+{% macro otel_tag_map() -%}
+    {%- set default = 'app.feature=feature,app.workflow=workflow,gen_ai.workflow.name=workflow,app.team=team,'
+                      ~ 'app.task_id=task_id,app.employee_id=employee_id,app.customer_id=customer_id' -%}
+    {%- set text = (env_var('TOKENSPEND_OTEL_TAG_MAP', '') | trim) or default -%}
+    {%- set pairs = [] -%}
+    {%- for entry in text.split(',') if entry | trim -%}
+        {%- set parts = entry.split('=') -%}
+        {%- do pairs.append([parts[0] | trim, parts[1] | trim]) -%}
+    {%- endfor -%}
+    {{ return(pairs) }}
+{%- endmacro %}

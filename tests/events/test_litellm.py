@@ -1,4 +1,8 @@
-"""LiteLLM spend logs: exported rows (JSONL, CSV) map onto the raw contract; bad rows are rejected, not lost."""
+"""LiteLLM spend logs: exported rows (JSONL, CSV) land in LiteLLM's own fields; bad rows are rejected, not lost.
+
+Mapping a row onto a request (provider, model id, disjoint token classes, tags) is dbt's
+stg_litellm__spend_logs, tested by its dbt unit tests and end to end in test_request_sources_end_to_end.
+"""
 
 from __future__ import annotations
 
@@ -13,42 +17,43 @@ from dagster_project.lib.file_ingest import load_new_files
 from dagster_project.lib.warehouse import connect
 from tests.events.conftest import copy_fixture
 
-COLUMNS = ("request_id", "occurred_at", "provider", "model", "api_key_id", "project_id", "uncached_input_tokens",
-           "cache_read_input_tokens", "cache_write_input_tokens", "output_tokens", "feature", "task_id", "customer_id",
-           "raw_tags", "source_system")
+COLUMNS = ("request_id", "start_time", "custom_llm_provider", "model", "prompt_tokens", "completion_tokens",
+           "cached_tokens", "cache_creation_input_tokens", "spend", "end_user", "team_id", "key_alias",
+           "spend_logs_metadata", "request_tags")
 
 
 def load(tmp_path, landing):
     with connect(tmp_path / "w.duckdb") as con:
         summary = load_new_files(con, LITELLM_FILES, landing)
         rows = {r[0]: dict(zip(COLUMNS, r, strict=True)) for r in con.execute(
-            f"select {', '.join(COLUMNS)} from raw.request_events order by request_id").fetchall()}
+            f"select {', '.join(COLUMNS)} from raw.litellm_spend_logs order by request_id").fetchall()}
         rejects = con.execute("select _source_line, reason from raw.rejected_rows order by 1").fetchall()
     return summary, rows, rejects
 
 
-def test_the_documented_export_row_maps_onto_disjoint_classes(tmp_path, landing):
+def test_the_documented_export_row_lands_in_litellm_fields(tmp_path, landing):
     copy_fixture(landing, "litellm/spend_logs_2026-10-05.jsonl")
     summary, rows, _ = load(tmp_path, landing)
-    # section 6.4 example: prompt_tokens 2412 INCLUDES 1024 cached tokens
+    # section 6.4 example: prompt_tokens 2412 INCLUDES the 1024 cached tokens (staging subtracts them)
     a1 = rows["chatcmpl-d3cf3701b3f156eaf0b717a2cb245"]
-    assert (a1["uncached_input_tokens"], a1["cache_read_input_tokens"], a1["cache_write_input_tokens"],
-            a1["output_tokens"]) == (1388, 1024, 0, 188)
-    assert a1["occurred_at"] == dt.datetime(2026, 10, 5, 8, 2, 11, 204000)
-    assert (a1["provider"], a1["model"], a1["source_system"]) == ("openai", "gpt-4.1-mini", "litellm")
-    # LiteLLM's api_key is its own virtual-key hash, never a provider key
-    assert a1["api_key_id"] is None and a1["project_id"] is None
-    assert a1["customer_id"] == "cust_7781"  # end_user
-    assert json.loads(a1["raw_tags"]) == ["feature:ticket-summary", "workflow:support-triage", "team:support"]
+    assert (a1["prompt_tokens"], a1["cached_tokens"], a1["cache_creation_input_tokens"], a1["completion_tokens"]) == (
+        2412, 1024, None, 188)
+    assert a1["start_time"] == dt.datetime(2026, 10, 5, 8, 2, 11, 204000)
+    assert (a1["custom_llm_provider"], a1["model"], a1["spend"]) == ("openai", "gpt-4.1-mini", "0.0009584")
+    assert (a1["end_user"], a1["team_id"], a1["key_alias"]) == (
+        "cust_7781", "6f1d2c3b-4a5e-4f60-9b7c-1d2e3f4a5b6c", "support-prod")
+    assert a1["spend_logs_metadata"] is None
+    assert json.loads(a1["request_tags"]) == ["feature:ticket-summary", "workflow:support-triage", "team:support"]
     # Anthropic: prompt_tokens 4500 includes 3000 cache reads AND 1000 cache writes; metadata as a JSON string
     b2 = rows["msg_01a1b2c3d4e5f6a7b8c9d0e1f3"]
-    assert (b2["uncached_input_tokens"], b2["cache_read_input_tokens"], b2["cache_write_input_tokens"],
-            b2["output_tokens"]) == (500, 3000, 1000, 400)
-    assert b2["task_id"] == "rt-7" and json.loads(b2["raw_tags"]) == ["team:legal"]
+    assert (b2["prompt_tokens"], b2["cached_tokens"], b2["cache_creation_input_tokens"], b2["completion_tokens"]) == (
+        4500, 3000, 1000, 400)
+    assert json.loads(b2["spend_logs_metadata"])["task_id"] == "rt-7" and json.loads(b2["request_tags"]) == ["team:legal"]
     # request_tags as a JSON-encoded string; spend_logs_metadata places a request without tags
-    assert json.loads(rows["chatcmpl-d3cf3701b3f156eaf0b717a2cb246"]["raw_tags"])[0] == "Feature: Search  Answers"
+    assert json.loads(rows["chatcmpl-d3cf3701b3f156eaf0b717a2cb246"]["request_tags"])[0] == "Feature: Search  Answers"
     a3 = rows["chatcmpl-d3cf3701b3f156eaf0b717a2cb247"]
-    assert (a3["project_id"], a3["api_key_id"], a3["raw_tags"]) == ("proj_support", "key_support", "[]")
+    assert json.loads(a3["spend_logs_metadata"]) == {"project_id": "proj_support", "api_key_id": "key_support"}
+    assert a3["request_tags"] == "[]"
     assert summary.rows_loaded == 4
 
 
@@ -72,12 +77,13 @@ def test_a_postgres_csv_export_reads_json_columns_from_text(tmp_path, landing):
     _, rows, rejects = load(tmp_path, landing)
     assert rejects == []
     a = rows["chatcmpl-d3cf3701b3f156eaf0b717a2cb260"]
-    assert (a["feature"], a["project_id"], a["api_key_id"], a["customer_id"]) == (
-        "search-answers", "proj_support", "key_support", "cust_0042")
-    assert a["occurred_at"] == dt.datetime(2026, 10, 5, 11, 0, 0, 250000)
+    assert json.loads(a["spend_logs_metadata"]) == {
+        "feature": "search-answers", "project_id": "proj_support", "api_key_id": "key_support"}
+    assert a["end_user"] == "cust_0042"
+    assert a["start_time"] == dt.datetime(2026, 10, 5, 11, 0, 0, 250000)
     b = rows["msg_01a1b2c3d4e5f6a7b8c9d0e1f5"]
-    assert (b["uncached_input_tokens"], b["cache_write_input_tokens"], b["customer_id"]) == (1000, 200, None)
-    assert json.loads(b["raw_tags"]) == ["feature:doc-extraction", "project:wrkspc_legal", "api_key:apikey_legal"]
+    assert (b["prompt_tokens"], b["cache_creation_input_tokens"], b["end_user"]) == (1200, 200, None)
+    assert json.loads(b["request_tags"]) == ["feature:doc-extraction", "project:wrkspc_legal", "api_key:apikey_legal"]
 
 
 BASE = {"request_id": "r1", "startTime": "2026-10-05T00:00:00Z", "model": "gpt-4.1", "custom_llm_provider": "openai",
@@ -87,16 +93,20 @@ BASE = {"request_id": "r1", "startTime": "2026-10-05T00:00:00Z", "model": "gpt-4
 @pytest.mark.parametrize(
     ("changes", "expected"),
     [
-        ({}, {"uncached_input_tokens": 100, "raw_tags": None}),
-        ({"metadata": {"usage_object": {"cache_read_input_tokens": 40}}}, {"uncached_input_tokens": 60, "cache_read_input_tokens": 40}),
-        ({"custom_llm_provider": "Anthropic", "model": "anthropic/claude-haiku-4-5"}, {"provider": "anthropic", "model": "claude-haiku-4-5"}),
-        ({"custom_llm_provider": "text-completion-openai"}, {"provider": "openai"}),
-        ({"startTime": 1791187331.5}, {"occurred_at": dt.datetime(2026, 10, 5, 8, 2, 11, 500000)}),
-        ({"request_tags": "feature:search, team:growth"}, {"raw_tags": '["feature:search","team:growth"]'}),
-        ({"request_tags": ""}, {"raw_tags": None}),
-        ({"metadata": "", "end_user": "cust_1"}, {"customer_id": "cust_1"}),
-        ({"metadata": {"spend_logs_metadata": {"customer_id": "cust_2"}}, "end_user": "cust_1"}, {"customer_id": "cust_2"}),
-        ({"metadata": {"spend_logs_metadata": "{\"feature\": \"doc-extraction\"}"}}, {"feature": "doc-extraction"}),
+        ({}, {"prompt_tokens": 100, "cached_tokens": None, "request_tags": None}),
+        ({"metadata": {"usage_object": {"cache_read_input_tokens": 40}}}, {"cached_tokens": 40}),
+        ({"custom_llm_provider": "Anthropic", "model": "anthropic/claude-haiku-4-5"},
+         {"custom_llm_provider": "Anthropic", "model": "anthropic/claude-haiku-4-5"}),
+        ({"custom_llm_provider": "text-completion-openai"}, {"custom_llm_provider": "text-completion-openai"}),
+        ({"startTime": 1791187331.5}, {"start_time": dt.datetime(2026, 10, 5, 8, 2, 11, 500000)}),
+        ({"request_tags": "feature:search, team:growth"}, {"request_tags": '["feature:search","team:growth"]'}),
+        ({"request_tags": ""}, {"request_tags": None}),
+        ({"metadata": "", "end_user": "cust_1"}, {"end_user": "cust_1", "spend_logs_metadata": None}),
+        ({"metadata": {"spend_logs_metadata": {"customer_id": "cust_2"}, "user_api_key_team_id": "team-9"}},
+         {"spend_logs_metadata": '{"customer_id":"cust_2"}', "team_id": "team-9"}),
+        ({"metadata": {"spend_logs_metadata": "{\"feature\": \"doc-extraction\"}"}},
+         {"spend_logs_metadata": '{"feature":"doc-extraction"}'}),
+        ({"metadata": {"spend_logs_metadata": ["not", "an", "object"]}}, {"spend_logs_metadata": None}),
     ],
 )
 def test_field_forms_litellm_writes(tmp_path, landing, changes, expected):
@@ -151,17 +161,12 @@ def test_watermark_is_the_newest_database_row_minus_the_lookback(tmp_path, landi
     db_file = litellm.export_folder(landing) / "spend_logs_1.csv"
     with connect(tmp_path / "w.duckdb") as con:
         assert litellm.watermark(con, landing) is None
-        con.execute(
-            "insert into raw.request_events by name select 'r' as request_id, timestamp '2026-10-05 10:00:00' as occurred_at, "
-            "'openai' as provider, 'm' as model, 0 as uncached_input_tokens, 0 as cache_read_input_tokens, "
-            "0 as cache_write_input_tokens, 0 as output_tokens, false as batch, 'litellm' as source_system, "
-            "? as _source_file, now() as _loaded_at", [str(db_file)])
+        insert = ("insert into raw.litellm_spend_logs by name select ? as request_id, ?::timestamp as start_time, "
+                  "'openai' as custom_llm_provider, 'm' as model, 0 as prompt_tokens, ? as _source_file, "
+                  "now() as _loaded_at")
+        con.execute(insert, ["r", "2026-10-05 10:00:00", str(db_file)])
         # an exported file dropped by hand does not move the database watermark
-        con.execute(
-            "insert into raw.request_events by name select 's' as request_id, timestamp '2026-10-09 00:00:00' as occurred_at, "
-            "'openai' as provider, 'm' as model, 0 as uncached_input_tokens, 0 as cache_read_input_tokens, "
-            "0 as cache_write_input_tokens, 0 as output_tokens, false as batch, 'litellm' as source_system, "
-            "? as _source_file, now() as _loaded_at", [str(landing / "litellm" / "manual.jsonl")])
+        con.execute(insert, ["s", "2026-10-09 00:00:00", str(landing / "litellm" / "manual.jsonl")])
         assert litellm.watermark(con, landing) == dt.datetime(2026, 10, 5, 9, 30)
     monkeypatch.setenv(litellm.LOOKBACK_VAR, "-1")
     with pytest.raises(ValueError, match=litellm.LOOKBACK_VAR):

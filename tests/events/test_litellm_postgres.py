@@ -22,7 +22,7 @@ import duckdb
 import pytest
 
 from dagster_project.defs.events import litellm
-from dagster_project.defs.events.assets import request_events
+from dagster_project.defs.events.assets import litellm_spend_logs
 from tests.events.conftest import FIXTURES
 
 psycopg = pytest.importorskip("psycopg", reason="psycopg (the LiteLLM database driver) is not installed")
@@ -145,16 +145,17 @@ def test_new_rows_are_read_from_the_proxy_database_incrementally(postgres_url, t
                             "chatcmpl-azure0000000000000000000000001")
     _insert(postgres_url, _fixture_rows(a1, a2, a3, b2, cache_hit, azure))
 
-    first = dg.materialize([request_events], instance=dg.DagsterInstance.ephemeral(), raise_on_error=True)
-    assert first.asset_materializations_for_node("raw__request_events")[0].metadata["rows_loaded"].value == 4
+    first = dg.materialize([litellm_spend_logs], instance=dg.DagsterInstance.ephemeral(), raise_on_error=True)
+    assert first.asset_materializations_for_node("raw__litellm_spend_logs")[0].metadata["rows_loaded"].value == 4
     exports = sorted(litellm.export_folder(landing).glob("*.csv"))
     assert len(exports) == 1 and "never leave the proxy" not in exports[0].read_text()
     with duckdb.connect(str(db)) as con:
         rows = dict(con.execute(
-            "select request_id, [uncached_input_tokens, cache_read_input_tokens, cache_write_input_tokens, output_tokens] "
-            "from raw.request_events where source_system = 'litellm'").fetchall())
+            "select request_id, [prompt_tokens - coalesce(cached_tokens, 0) - coalesce(cache_creation_input_tokens, 0), "
+            "coalesce(cached_tokens, 0), coalesce(cache_creation_input_tokens, 0), completion_tokens] "
+            "from raw.litellm_spend_logs").fetchall())
         assert rows == {a1: [1388, 1024, 0, 188], a2: [800, 0, 0, 120], a3: [1000, 0, 0, 100], b2: [500, 3000, 1000, 400]}
-        assert con.execute("select max(occurred_at) from raw.request_events").fetchone()[0] == dt.datetime(2026, 10, 5, 10, 30)
+        assert con.execute("select max(start_time) from raw.litellm_spend_logs").fetchone()[0] == dt.datetime(2026, 10, 5, 10, 30)
         assert con.execute("select reason from raw.rejected_rows").fetchall() == [("unknown provider: azure",)]
 
     # later: a new request, and one that started before the newest loaded row but was written late
@@ -162,7 +163,7 @@ def test_new_rows_are_read_from_the_proxy_database_incrementally(postgres_url, t
     new.update(request_id="chatcmpl-new000000000000000000000001", startTime="2026-10-05T11:30:00Z")
     late.update(request_id="chatcmpl-late00000000000000000000001", startTime="2026-10-05T09:45:00Z")
     _insert(postgres_url, [new, late])
-    dg.materialize([request_events], instance=dg.DagsterInstance.ephemeral(), raise_on_error=True)
+    dg.materialize([litellm_spend_logs], instance=dg.DagsterInstance.ephemeral(), raise_on_error=True)
     second = sorted(set(litellm.export_folder(landing).glob("*.csv")) - set(exports))
     assert len(second) == 1
     exported_ids = {line.split(",")[0] for line in second[0].read_text().splitlines()[1:]}
@@ -170,12 +171,12 @@ def test_new_rows_are_read_from_the_proxy_database_incrementally(postgres_url, t
     # caught; rows an earlier export already landed are left out: each row lands once
     assert exported_ids == {new["request_id"], late["request_id"]}
     with duckdb.connect(str(db)) as con:
-        assert con.execute("select count(*), count(distinct request_id) from raw.request_events").fetchone() == (6, 6)
+        assert con.execute("select count(*), count(distinct request_id) from raw.litellm_spend_logs").fetchone() == (6, 6)
         assert con.execute("select count(*) from raw.rejected_rows").fetchone()[0] == 1
 
     # nothing new: nothing lands
-    third = dg.materialize([request_events], instance=dg.DagsterInstance.ephemeral(), raise_on_error=True)
-    assert third.asset_materializations_for_node("raw__request_events")[0].metadata[
+    third = dg.materialize([litellm_spend_logs], instance=dg.DagsterInstance.ephemeral(), raise_on_error=True)
+    assert third.asset_materializations_for_node("raw__litellm_spend_logs")[0].metadata[
         "litellm_database_export"].value == "no new rows"
     assert len(list(litellm.export_folder(landing).glob("*.csv"))) == 2
 
@@ -184,7 +185,7 @@ def test_an_unreachable_database_fails_the_load_naming_the_setting_not_the_url(t
     url = f"postgresql://litellm:s3cret@/postgres?host={tmp_path}&port=1"
     with duckdb.connect(str(tmp_path / "w.duckdb")) as con:
         con.execute("create schema raw")
-        con.execute("create table raw.request_events (occurred_at timestamp, source_system varchar, _source_file varchar)")
+        con.execute("create table raw.litellm_spend_logs (start_time timestamp, _source_file varchar)")
         with pytest.raises(RuntimeError, match=litellm.DATABASE_URL_VAR) as error:
             litellm.export_spend_logs(con, tmp_path / "landing", url)
     assert "s3cret" not in str(error.value)

@@ -1,4 +1,8 @@
-"""OTLP/JSON GenAI spans: one record per span, usage mapped onto disjoint classes, tags through the tag map."""
+"""OTLP/JSON GenAI spans land one row per inference span under the conventions' names; bad spans are rejected.
+
+Mapping a span onto a request (request id, disjoint token classes, tags through the tag map) is dbt's
+stg_otel__spans, tested by its dbt unit tests and end to end in test_request_sources_end_to_end.
+"""
 
 from __future__ import annotations
 
@@ -8,45 +12,47 @@ import json
 
 import pytest
 
-from dagster_project.defs.events import otel
-from dagster_project.defs.events.otel import otel_file_source, parse_tag_map
+from dagster_project.defs.events.otel import OTEL_FILES
 from dagster_project.lib.file_ingest import load_new_files
 from dagster_project.lib.warehouse import connect
+from dagster_project.settings import SettingsError, current_settings, parse_tag_map
 from tests.events.conftest import FIXTURES, copy_fixture
 
-COLUMNS = ("request_id", "occurred_at", "provider", "model", "api_key_id", "project_id", "uncached_input_tokens",
-           "cache_read_input_tokens", "cache_write_input_tokens", "output_tokens", "service_tier", "feature",
-           "workflow", "team", "task_id", "source_system", "_source_line")
-WITH_PLACEMENT = otel.DEFAULT_TAG_MAP + ",app.project_id=project_id,app.api_key_id=api_key_id"
+COLUMNS = ("request_id", "trace_id", "span_id", "start_time", "operation_name", "provider_name", "request_model",
+           "response_model", "input_tokens", "output_tokens", "cache_read_input_tokens",
+           "cache_creation_input_tokens", "service_tier", "span_attributes", "resource_attributes", "_source_line")
 
 
-def load(tmp_path, landing, mapping=WITH_PLACEMENT):
+def load(tmp_path, landing):
     with connect(tmp_path / "w.duckdb") as con:
-        summary = load_new_files(con, otel_file_source(parse_tag_map(mapping)), landing)
+        summary = load_new_files(con, OTEL_FILES, landing)
         rows = [dict(zip(COLUMNS, r, strict=True)) for r in con.execute(
-            f"select {', '.join(COLUMNS)} from raw.request_events order by _source_file, request_id").fetchall()]
+            f"select coalesce(response_id, trace_id || ':' || span_id), {', '.join(COLUMNS[1:])} from raw.otel_spans "
+            "order by _source_file, 1").fetchall()]
         rejects = con.execute("select _source_file, _source_line, reason, raw_record from raw.rejected_rows "
                               "order by 1, 2").fetchall()
     return summary, rows, rejects
 
 
-def test_a_pretty_printed_export_maps_each_inference_span(tmp_path, landing):
+def test_a_pretty_printed_export_lands_each_inference_span(tmp_path, landing):
     copy_fixture(landing, "otel/traces_2026-10-05.json")
     summary, rows, rejects = load(tmp_path, landing)
     by_id = {r["request_id"]: r for r in rows}
-    # section 7.2 example: input_tokens 2412 INCLUDES 1024 cache reads
+    # section 7.2 example: input_tokens 2412 INCLUDES 1024 cache reads (staging subtracts them)
     a1 = by_id["chatcmpl-d3cf3701b3f156eaf0b717a2cb245"]
-    assert (a1["uncached_input_tokens"], a1["cache_read_input_tokens"], a1["output_tokens"]) == (1388, 1024, 188)
-    assert (a1["provider"], a1["model"], a1["service_tier"], a1["feature"]) == (
-        "openai", "gpt-4.1-mini-2025-04-14", "default", "ticket-summary")
-    assert a1["occurred_at"] == dt.datetime(2026, 10, 5, 8, 2, 11, 204000)
-    assert a1["source_system"] == "otel"
-    # Anthropic: input 12000 includes 8000 cache reads and 2000 cache writes; tags from the resource
+    assert (a1["input_tokens"], a1["cache_read_input_tokens"], a1["cache_creation_input_tokens"],
+            a1["output_tokens"]) == (2412, 1024, None, 188)
+    assert (a1["provider_name"], a1["response_model"], a1["service_tier"], a1["operation_name"]) == (
+        "openai", "gpt-4.1-mini-2025-04-14", "default", "chat")
+    assert a1["start_time"] == dt.datetime(2026, 10, 5, 8, 2, 11, 204000)
+    assert json.loads(a1["span_attributes"])["app.feature"] == "ticket-summary"
+    # Anthropic: input 12000 includes 8000 cache reads and 2000 cache writes; its tags are on the resource
     b1 = by_id["msg_01a1b2c3d4e5f6a7b8c9d0e1f2"]
-    assert (b1["uncached_input_tokens"], b1["cache_read_input_tokens"], b1["cache_write_input_tokens"]) == (2000, 8000, 2000)
-    assert (b1["team"], b1["task_id"], b1["project_id"], b1["api_key_id"]) == ("legal", "st-7", "wrkspc_legal", "apikey_legal")
+    assert (b1["input_tokens"], b1["cache_read_input_tokens"], b1["cache_creation_input_tokens"]) == (12000, 8000, 2000)
+    resource = json.loads(b1["resource_attributes"])
+    assert (resource["app.team"], resource["app.project_id"]) == ("legal", "wrkspc_legal")
     # an intValue sent as a JSON number reads the same
-    assert by_id["chatcmpl-d3cf3701b3f156eaf0b717a2cb247"]["uncached_input_tokens"] == 1000
+    assert by_id["chatcmpl-d3cf3701b3f156eaf0b717a2cb247"]["input_tokens"] == 1000
     # the tool span has no usage and the agent span wraps the chat span: both skipped, not rejected
     assert len(rows) == 3 and summary.rows_loaded == 3
     assert [(line, reason) for _, line, reason, _ in rejects] == [(1, "unknown provider: aws.bedrock")]
@@ -61,10 +67,10 @@ def test_json_lines_deprecated_attributes_and_a_broken_line(tmp_path, landing):
         "chatcmpl-d3cf3701b3f156eaf0b717a2cb245",
     ]
     legacy = rows[0]
-    # gen_ai.system (deprecated), prompt/completion_tokens (deprecated), request model when no response model
-    assert (legacy["provider"], legacy["model"], legacy["uncached_input_tokens"], legacy["output_tokens"]) == (
-        "anthropic", "claude-sonnet-4-5-20250929", 640, 75)
-    assert legacy["occurred_at"] == dt.datetime(2026, 10, 5, 11, 0)
+    # gen_ai.system (deprecated) and prompt/completion_tokens (deprecated) land under the current names, as sent
+    assert (legacy["provider_name"], legacy["request_model"], legacy["response_model"], legacy["input_tokens"],
+            legacy["output_tokens"]) == ("Anthropic", "claude-sonnet-4-5-20250929", None, 640, 75)
+    assert legacy["start_time"] == dt.datetime(2026, 10, 5, 11, 0)
     assert [(line, reason) for _, line, reason, _ in rejects] == [(2, "not valid JSON")]
     assert summary.rows_rejected == 1
 
@@ -106,6 +112,7 @@ def export(spans: list[dict], resource: dict | None = None) -> str:
          "gen_ai.usage.input_tokens 100 is less than cache_read 90 + cache_creation 20 (input includes both)"),
         ({"gen_ai.provider.name": ""}, {}, "missing gen_ai.provider.name"),
         ({"gen_ai.response.model": ""}, {}, "missing gen_ai.response.model"),
+        ({}, {"spanId": ""}, "missing traceId or spanId"),
         ({}, {"startTimeUnixNano": "yesterday"}, "startTimeUnixNano is not a timestamp: yesterday"),
         ({}, {"startTimeUnixNano": None}, "missing startTimeUnixNano"),
         ({"gen_ai.usage.input_tokens": ""}, {}, "missing gen_ai.usage.input_tokens"),
@@ -120,18 +127,16 @@ def test_bad_spans_are_rejected_with_the_reason(tmp_path, landing, attributes, f
     assert [reason_ for _, _, reason_, _ in rejects] == [reason]
 
 
-def test_span_attributes_override_resource_attributes_and_the_map_is_configurable(tmp_path, landing, monkeypatch):
+def test_every_span_and_resource_attribute_is_kept_for_tag_mapping(tmp_path, landing):
     (landing / "otel").mkdir()
     (landing / "otel" / "x.json").write_text(export(
-        [span({**CHAT, "app.feature": "span-feature", "feature.name": "mapped"})],
-        resource={"app.feature": "resource-feature", "app.team": "resource-team", "team.slug": "slug-team"},
+        [span({**CHAT, "app.feature": "span-feature", "feature.name": "mapped", "app.task_id": 42})],
+        resource={"app.feature": "resource-feature", "team.slug": "slug-team"},
     ))
     _, rows, _ = load(tmp_path, landing)
-    assert (rows[0]["feature"], rows[0]["team"]) == ("span-feature", "resource-team")
-    monkeypatch.setenv(otel.TAG_MAP_VAR, "feature.name=feature, team.slug=team")
-    with connect(tmp_path / "configured.duckdb") as con:
-        load_new_files(con, otel_file_source(), landing)
-        assert con.execute("select feature, team from raw.request_events").fetchall() == [("mapped", "slug-team")]
+    assert json.loads(rows[0]["span_attributes"]) == {
+        **{k: str(v) for k, v in CHAT.items()}, "app.feature": "span-feature", "feature.name": "mapped", "app.task_id": "42"}
+    assert json.loads(rows[0]["resource_attributes"]) == {"app.feature": "resource-feature", "team.slug": "slug-team"}
 
 
 @pytest.mark.parametrize(
@@ -148,13 +153,16 @@ def test_tag_map_parses(text, expected):
 
 
 @pytest.mark.parametrize("text", ["app.feature", "app.feature=colour", "app'feature=feature", "=feature"])
-def test_a_bad_tag_map_is_refused_naming_the_setting(text):
-    with pytest.raises(ValueError, match=otel.TAG_MAP_VAR):
+def test_a_bad_tag_map_is_refused_naming_the_setting(text, monkeypatch):
+    with pytest.raises(ValueError, match="is not attribute=dimension"):
         parse_tag_map(text)
+    monkeypatch.setenv("TOKENSPEND_OTEL_TAG_MAP", text)
+    with pytest.raises(SettingsError, match="TOKENSPEND_OTEL_TAG_MAP"):
+        current_settings()
 
 
 def test_other_formats_are_refused(tmp_path, landing):
     (landing / "otel").mkdir()
     (landing / "otel" / "x.csv").write_text("a,b\n1,2\n")
     with connect(tmp_path / "w.duckdb") as con, pytest.raises(ValueError, match="must be OTLP/JSON"):
-        load_new_files(con, otel_file_source(), landing)
+        load_new_files(con, OTEL_FILES, landing)

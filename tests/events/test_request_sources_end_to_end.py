@@ -2,7 +2,7 @@
 
 The same requests arrive from the event log, LiteLLM (a JSON export, a Postgres CSV export and a
 re-delivered copy) and OTel spans, with bad rows in every source. They load through the
-`raw/request_events` asset, the provider usage and bill for the day are inserted as the provider
+`raw/request_events`, `raw/litellm_spend_logs` and `raw/otel_spans` assets, the provider usage and bill for the day are inserted as the provider
 loaders would land them, and dbt builds `+fct_token_spend +mart_workflow_spend` in a copy of the dbt
 project (so the test can add a tag correction without touching the repository's seeds).
 """
@@ -24,7 +24,7 @@ import pytest
 
 from dagster_project import settings
 from dagster_project.defs.events import checks
-from dagster_project.defs.events.assets import outcome_events, request_events
+from dagster_project.defs.events.assets import litellm_spend_logs, otel_spans, outcome_events, request_events
 from tests.events.conftest import copy_fixture
 
 pytestmark = pytest.mark.slow
@@ -98,7 +98,8 @@ def _dbt_build(project: Path, db: Path, tmp_path: Path) -> subprocess.CompletedP
 
 def _materialize(instance: dg.DagsterInstance) -> dg.ExecuteInProcessResult:
     return dg.materialize(
-        [request_events, outcome_events, checks.request_events_rejects, checks.outcome_events_rejects],
+        [request_events, litellm_spend_logs, otel_spans, outcome_events, checks.request_events_rejects,
+         checks.litellm_spend_logs_rejects, checks.otel_spans_rejects, checks.outcome_events_rejects],
         instance=instance, raise_on_error=True,
     )
 
@@ -156,7 +157,7 @@ def _conservation(db: Path) -> list[tuple]:
 
 def test_each_source_feeds_the_fact_once_per_request(built):
     db = built["db"]
-    raw = dict(_query(db, "select source_system, count(*) from raw.request_events group by 1"))
+    raw = dict(_query(db, "select source_system, count(*) from staging.stg_events__request_copies group by 1"))
     # 4 event lines, 4 + 4 (re-delivered) + 2 LiteLLM rows, 3 + 2 spans
     assert raw == {"event_file": 4, "litellm": 10, "otel": 5}
     staged = _query(db, "select request_id from staging.stg_events__requests")
@@ -205,15 +206,15 @@ def test_rejects_are_kept_and_reported_by_the_asset_check(built):
     assert [r for r in rejects if r[0] == "event_files"] == [("event_files", "output_tokens is negative: -3")]
     assert sorted(r[1] for r in rejects if r[0] == "otel_files") == ["not valid JSON", "unknown provider: aws.bedrock"]
     evaluations = {e.asset_key.path[-1]: e for e in built["result"].get_asset_check_evaluations()}
-    ev = evaluations["request_events"]
-    assert ev.passed is False and ev.severity == dg.AssetCheckSeverity.WARN
-    assert ev.metadata["rows_rejected"].value == 1 + 8 + 2
-    assert ev.metadata["rows_rejected_litellm_files"].value == 8
-    assert "unknown provider" in ev.metadata["top_reasons"].value
+    for table, rejected in (("request_events", 1), ("litellm_spend_logs", 8), ("otel_spans", 2)):
+        ev = evaluations[table]
+        assert ev.passed is False and ev.severity == dg.AssetCheckSeverity.WARN
+        assert ev.metadata["rows_rejected"].value == rejected
+    assert "unknown provider" in evaluations["litellm_spend_logs"].metadata["top_reasons"].value
     assert evaluations["outcome_events"].passed is True
-    materialization = built["result"].asset_materializations_for_node("raw__request_events")[0]
-    assert materialization.metadata["rows_loaded"].value == 4 + 10 + 5
-    assert "litellm_files" in materialization.metadata["by_source"].value
+    loaded = {node: built["result"].asset_materializations_for_node(node)[0].metadata["rows_loaded"].value
+              for node in ("raw__request_events", "raw__litellm_spend_logs", "raw__otel_spans")}
+    assert loaded == {"raw__request_events": 4, "raw__litellm_spend_logs": 10, "raw__otel_spans": 5}
 
 
 def test_a_correction_reattributes_history_on_the_next_build_and_the_total_stays(built, tmp_path):
@@ -242,10 +243,15 @@ def test_a_correction_reattributes_history_on_the_next_build_and_the_total_stays
 
 def test_landed_files_are_not_read_again(built, monkeypatch):
     _env(monkeypatch, built["root"])
+    count = ("select (select count(*) from raw.request_events) + (select count(*) from raw.litellm_spend_logs) "
+             "+ (select count(*) from raw.otel_spans)")
     with duckdb.connect(str(built["db"])) as con:
-        before = con.execute("select count(*) from raw.request_events").fetchone()[0]
+        before = con.execute(count).fetchone()[0]
     # read-only for the other tests: a second load must change nothing
-    again = _materialize(built["instance"]).asset_materializations_for_node("raw__request_events")[0]
-    assert again.metadata["files_loaded"].value == 0 and again.metadata["files_seen"].value == 6
+    again = _materialize(built["instance"])
+    seen = {node: again.asset_materializations_for_node(node)[0].metadata
+            for node in ("raw__request_events", "raw__litellm_spend_logs", "raw__otel_spans")}
+    assert sum(m["files_loaded"].value for m in seen.values()) == 0
+    assert sum(m["files_seen"].value for m in seen.values()) == 6
     with duckdb.connect(str(built["db"])) as con:
-        assert con.execute("select count(*) from raw.request_events").fetchone()[0] == before
+        assert con.execute(count).fetchone()[0] == before

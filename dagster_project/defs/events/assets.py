@@ -1,23 +1,18 @@
 """Incremental file loads: only files that are new or changed since the last load are read.
 
-One asset per raw table. `raw/request_events` loads every source of request-level events (event-log
-files, LiteLLM spend logs, OpenTelemetry spans), each a `FileSource` into the same table; when a
-LiteLLM database is configured it first lands that database's new rows as a file. `raw/outcome_events`
-loads the workflow outcome files.
+One asset per file source and raw table: `raw/request_events` (event-log files), `raw/litellm_spend_logs`
+(LiteLLM spend logs; when a LiteLLM database is configured it first lands that database's new rows as
+a file), `raw/otel_spans` (OpenTelemetry spans) and `raw/outcome_events` (workflow outcomes). Each lands
+its source as it came; dbt staging maps the three request-level sources onto one request.
 """
 
 import dagster as dg
 
 from dagster_project.defs.events import litellm
-from dagster_project.defs.events.otel import otel_file_source
+from dagster_project.defs.events.otel import OTEL_FILES
 from dagster_project.defs.events.sources import EVENT_FILES, OUTCOME_FILES
 from dagster_project.lib.deployment import landing_folder, open_warehouse
 from dagster_project.lib.file_ingest import FileSource, LoadSummary, load_new_files
-
-
-def request_event_sources() -> list[FileSource]:
-    """Every file source that feeds `raw.request_events`, configured from the environment now."""
-    return [EVENT_FILES, litellm.LITELLM_FILES, otel_file_source()]
 
 
 def _metadata(summaries: dict[str, LoadSummary]) -> dict:
@@ -48,38 +43,64 @@ def _log(context: dg.AssetExecutionContext, name: str, summary: LoadSummary) -> 
     )
 
 
+def _load(context: dg.AssetExecutionContext, source: FileSource) -> dg.MaterializeResult:
+    with open_warehouse() as con:
+        summary = load_new_files(con, source, landing_folder())
+    _log(context, source.name, summary)
+    return dg.MaterializeResult(metadata=_metadata({source.name: summary}))
+
+
 @dg.asset(
     key=["raw", "request_events"],
     group_name="ingest_events",
     kinds={"duckdb", "file"},
     description=(
-        "Tagged request-level events, one row per file line or span, from three sources: event-log files "
-        "(JSONL, CSV or Parquet, gzip allowed) in $TOKENSPEND_LANDING_DIR/events; LiteLLM spend logs "
-        "(JSONL or CSV exports of LiteLLM_SpendLogs) in $TOKENSPEND_LANDING_DIR/litellm, plus the proxy "
-        "database's new rows when TOKENSPEND_LITELLM_DATABASE_URL is set; OpenTelemetry GenAI spans "
-        "(OTLP/JSON) in $TOKENSPEND_LANDING_DIR/otel. source_system says which; duplicates within and "
-        "across sources are removed in staging."
+        "Tagged request-level events in the documented event-log format, one row per line: JSONL, CSV or "
+        "Parquet files (gzip allowed) in $TOKENSPEND_LANDING_DIR/events. Staging merges them with the "
+        "LiteLLM and OpenTelemetry sources, one row per request."
     ),
-    metadata={
-        "landing_folders": "$TOKENSPEND_LANDING_DIR/{events,litellm,otel}",
-        "raw_table": "raw.request_events",
-    },
+    metadata={"landing_folder": f"$TOKENSPEND_LANDING_DIR/{EVENT_FILES.subdir}", "raw_table": "raw.request_events"},
 )
 def request_events(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-    landing = landing_folder()
-    sources = request_event_sources()
-    summaries: dict[str, LoadSummary] = {}
+    return _load(context, EVENT_FILES)
+
+
+@dg.asset(
+    key=["raw", "litellm_spend_logs"],
+    group_name="ingest_events",
+    kinds={"duckdb", "file"},
+    description=(
+        "LiteLLM proxy spend logs, one row per call that reached the provider, in LiteLLM's own fields: "
+        "JSONL or CSV exports of LiteLLM_SpendLogs in $TOKENSPEND_LANDING_DIR/litellm, plus the proxy "
+        "database's new rows when TOKENSPEND_LITELLM_DATABASE_URL is set (landed as a CSV file first)."
+    ),
+    metadata={"landing_folder": f"$TOKENSPEND_LANDING_DIR/{litellm.LITELLM_FILES.subdir}",
+              "raw_table": "raw.litellm_spend_logs"},
+)
+def litellm_spend_logs(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+    url = litellm.database_url()
     extra = {}
-    with open_warehouse() as con:
-        url = litellm.database_url()
-        if url:
-            exported = litellm.export_spend_logs(con, landing, url)
-            context.log.info(f"LiteLLM database: {'landed ' + exported.name if exported else 'no new rows'}")
-            extra["litellm_database_export"] = exported.name if exported else "no new rows"
-        for source in sources:
-            summaries[source.name] = load_new_files(con, source, landing)
-            _log(context, source.name, summaries[source.name])
-    return dg.MaterializeResult(metadata={**_metadata(summaries), **extra})
+    if url:
+        with open_warehouse() as con:
+            exported = litellm.export_spend_logs(con, landing_folder(), url)
+        context.log.info(f"LiteLLM database: {'landed ' + exported.name if exported else 'no new rows'}")
+        extra["litellm_database_export"] = exported.name if exported else "no new rows"
+    result = _load(context, litellm.LITELLM_FILES)
+    return dg.MaterializeResult(metadata={**result.metadata, **extra})
+
+
+@dg.asset(
+    key=["raw", "otel_spans"],
+    group_name="ingest_events",
+    kinds={"duckdb", "file"},
+    description=(
+        "OpenTelemetry GenAI inference spans, one row per span that reports usage: OTLP/JSON "
+        "ExportTraceServiceRequest files in $TOKENSPEND_LANDING_DIR/otel (gzip allowed)."
+    ),
+    metadata={"landing_folder": f"$TOKENSPEND_LANDING_DIR/{OTEL_FILES.subdir}", "raw_table": "raw.otel_spans"},
+)
+def otel_spans(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+    return _load(context, OTEL_FILES)
 
 
 @dg.asset(
@@ -93,7 +114,4 @@ def request_events(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     metadata={"landing_folder": f"$TOKENSPEND_LANDING_DIR/{OUTCOME_FILES.subdir}", "raw_table": "raw.outcome_events"},
 )
 def outcome_events(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-    with open_warehouse() as con:
-        summary = load_new_files(con, OUTCOME_FILES, landing_folder())
-    _log(context, OUTCOME_FILES.name, summary)
-    return dg.MaterializeResult(metadata=_metadata({OUTCOME_FILES.name: summary}))
+    return _load(context, OUTCOME_FILES)

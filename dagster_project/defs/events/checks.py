@@ -11,16 +11,12 @@ from __future__ import annotations
 
 import dagster as dg
 
-from dagster_project.defs.events import litellm, otel
+from dagster_project.defs.events.litellm import LITELLM_FILES
+from dagster_project.defs.events.otel import OTEL_FILES
 from dagster_project.defs.events.sources import EVENT_FILES, OUTCOME_FILES
 from dagster_project.lib.deployment import open_warehouse
 
 TOP_REASONS = 10
-# The file sources (FileSource.name) that feed each raw table (assets.py loads them).
-SOURCES_BY_TABLE = {
-    "request_events": (EVENT_FILES.name, litellm.LITELLM_FILES.name, otel.SOURCE_NAME),
-    "outcome_events": (OUTCOME_FILES.name,),
-}
 
 
 def measure_rejects(con, sources: tuple[str, ...]) -> dict:
@@ -82,5 +78,7 @@ def _reject_check(table: str, sources: tuple[str, ...]) -> dg.AssetChecksDefinit
     return _check
 
 
-request_events_rejects = _reject_check("request_events", SOURCES_BY_TABLE["request_events"])
-outcome_events_rejects = _reject_check("outcome_events", SOURCES_BY_TABLE["outcome_events"])
+request_events_rejects = _reject_check(EVENT_FILES.table, (EVENT_FILES.name,))
+litellm_spend_logs_rejects = _reject_check(LITELLM_FILES.table, (LITELLM_FILES.name,))
+otel_spans_rejects = _reject_check(OTEL_FILES.table, (OTEL_FILES.name,))
+outcome_events_rejects = _reject_check(OUTCOME_FILES.table, (OUTCOME_FILES.name,))

@@ -1,19 +1,19 @@
 """LiteLLM proxy spend logs: exported `LiteLLM_SpendLogs` rows (JSONL or CSV), and the proxy's own PostgreSQL.
 
 Files land in `$TOKENSPEND_LANDING_DIR/litellm/` (any depth) and load through the one file-ingest
-mechanism into `raw.request_events` with `source_system = 'litellm'`. When
+mechanism into `raw.litellm_spend_logs`, in LiteLLM's own fields; dbt's `stg_litellm__spend_logs` maps
+them onto tokenspend's request (provider, model id, disjoint token classes, tags). When
 `TOKENSPEND_LITELLM_DATABASE_URL` is set, `export_spend_logs` first copies the rows started since the
 last export (minus a lookback for late writes) out of the proxy's database into a CSV under
 `litellm/db/`, which the same file source then loads, so database rows and exported files go through
-exactly one mapping. See README.md beside this file for the field mapping.
+exactly one path. See README.md beside this file for the fields.
 
-Token classes (LiteLLM proxy spend logs): LiteLLM's `prompt_tokens` INCLUDES cache reads, and cache
-writes (current LiteLLM; for OpenAI the write count is 0 or absent). So
-    cache_read  = metadata.usage_object.prompt_tokens_details.cached_tokens, else usage_object.cache_read_input_tokens
-    cache_write = metadata.usage_object.cache_creation_input_tokens
-    uncached    = prompt_tokens - cache_read - cache_write      (negative: the row is rejected)
-Rows that never reached the provider are skipped, not rejected: LiteLLM cache hits (`cache_hit` true,
-answered from the proxy's own cache) and failed calls (`status` failure).
+The loader checks what the raw table promises and rejects, naming the field and value, a row that breaks
+it: the required fields, timestamps, whole non-negative token counts, `metadata` and `request_tags` that
+decode, a provider tokenspend reconciles, and LiteLLM's own arithmetic (`prompt_tokens` INCLUDES cache
+reads and cache writes, so it cannot be less than their sum). Rows that never reached the provider are
+skipped, not landed: LiteLLM cache hits (`cache_hit` true, answered from the proxy's own cache) and
+failed calls (`status` failure).
 """
 
 from __future__ import annotations
@@ -22,12 +22,7 @@ import datetime as dt
 import os
 from pathlib import Path
 
-from dagster_project.defs.events.sources import (
-    PROVIDERS_SQL,
-    field_text,
-    token_checks,
-    whole_number,
-)
+from dagster_project.defs.events.sources import field_text, token_checks, whole_number
 from dagster_project.lib.file_ingest import FileSource, sql_literal
 from dagster_project.settings import current_settings
 
@@ -36,15 +31,13 @@ LOOKBACK_VAR = "TOKENSPEND_LITELLM_LOOKBACK_MINUTES"
 DB_SUBDIR = "db"
 SPEND_LOGS_TABLE = "LiteLLM_SpendLogs"
 
-# LiteLLM's names for the two providers whose bills we reconcile.
-PROVIDER_ALIASES = {"openai": "openai", "text-completion-openai": "openai", "anthropic": "anthropic"}
+# LiteLLM's names (custom_llm_provider) for the two providers whose bills we reconcile; staging's
+# litellm_provider() macro maps them (an accepted_values test on the staging model keeps both in step).
+PROVIDER_ALIASES = ("openai", "text-completion-openai", "anthropic")
 
 _FIELDS = ("request_id", "startTime", "custom_llm_provider", "model", "prompt_tokens", "completion_tokens",
-           "spend", "end_user", "cache_hit", "status")
+           "spend", "end_user", "cache_hit", "status", "team_id")
 _USAGE_PATHS = ("prompt_tokens_details.cached_tokens", "cache_read_input_tokens", "cache_creation_input_tokens")
-# Keys of metadata.spend_logs_metadata (the caller's free-form attribution dict) read as tags.
-SPEND_LOGS_METADATA_TAGS = ("feature", "workflow", "team", "task_id", "employee_id", "customer_id",
-                            "project_id", "api_key_id")
 _TOKENS = ("prompt_tokens", "completion_tokens", "cached_tokens", "cache_creation_input_tokens")
 
 
@@ -64,19 +57,11 @@ def _is_undecodable(expr: str) -> str:
              and {_as_json_object(expr)} is null)"""
 
 
-_provider_case = "case " + " ".join(
-    f"when lower({{0}}) = '{alias}' then '{provider}'" for alias, provider in PROVIDER_ALIASES.items()
-) + " else lower({0}) end"
-
 _text = field_text(_FIELDS)
 
 
 def _u(i: int) -> str:
     return f"nullif(trim(u[{i}]), '')"
-
-
-def _t(key: str) -> str:
-    return f"nullif(trim(t[{SPEND_LOGS_METADATA_TAGS.index(key) + 1}]), '')"
 
 
 LITELLM_PARSE_SQL = f"""
@@ -118,19 +103,21 @@ LITELLM_PARSE_SQL = f"""
     , fields as (
         select _source_file, _source_line, raw_record, rec, metadata_is_bad, tags_value, tags_json, tags_wrong_type,
             json_extract_string(usage_object, [{", ".join(f"'$.{p}'" for p in _USAGE_PATHS)}]) as u,
-            json_extract_string(spend_logs_metadata, [{", ".join(f"'$.{k}'" for k in SPEND_LOGS_METADATA_TAGS)}]) as t,
+            spend_logs_metadata,
+            nullif(trim(json_extract_string(metadata, '$.user_api_key_team_id')), '') as metadata_team_id,
+            nullif(trim(json_extract_string(metadata, '$.user_api_key_alias')), '') as key_alias,
             {_text('request_id')} as request_id,
             {_text('startTime')} as occurred_at_text,
             case when regexp_full_match({_text('startTime')}, '[0-9]+(\\.[0-9]+)?')
                  then to_timestamp(cast({_text('startTime')} as double))       -- epoch seconds (callback payloads)
                  else try_cast({_text('startTime')} as timestamptz) end as occurred_at_tz,
             {_text('custom_llm_provider')} as provider_text,
-            {_provider_case.format(_text('custom_llm_provider'))} as provider,
             {_text('model')} as model_text,
             {_text('prompt_tokens')} as prompt_tokens_text,
             {_text('completion_tokens')} as completion_tokens_text,
             {_text('spend')} as spend_text,
             {_text('end_user')} as end_user,
+            {_text('team_id')} as team_id_text,
             lower(coalesce({_text('cache_hit')}, '')) = 'true' as is_cache_hit,
             lower(coalesce({_text('status')}, json_extract_string(metadata, '$.status'), '')) = 'failure' as is_failure
         from nested
@@ -146,39 +133,18 @@ LITELLM_PARSE_SQL = f"""
             {", ".join(f"{whole_number(f + '_text')} as {f}" for f in _TOKENS)}
         from tokens
     )
-    , mapped as (
-        select *,
-            prompt_tokens - coalesce(cached_tokens, 0) - coalesce(cache_creation_input_tokens, 0) as uncached_input_tokens,
-            -- a provider prefix the proxy kept on the model id ('anthropic/claude-...') is dropped
-            case when provider in ({PROVIDERS_SQL}) then regexp_replace(model_text, '^' || provider || '/', '')
-                 else model_text end as model
-        from typed
-    )
     select
         request_id,
-        cast(occurred_at_tz at time zone 'UTC' as timestamp) as occurred_at,
-        provider, model,
-        -- LiteLLM's api_key is the hash of ITS virtual key, not a provider key: provider key and project
-        -- are known only when the caller or the deployment says so (spend_logs_metadata or key:value tags)
-        {_t('api_key_id')} as api_key_id,
-        {_t('project_id')} as project_id,
-        uncached_input_tokens,
-        coalesce(cached_tokens, 0) as cache_read_input_tokens,
-        coalesce(cache_creation_input_tokens, 0) as cache_write_input_tokens,
-        coalesce(completion_tokens, 0) as output_tokens,
-        false as batch,
-        cast(null as varchar) as service_tier,
-        {_t('feature')} as feature,
-        {_t('workflow')} as workflow,
-        {_t('task_id')} as task_id,
-        {_t('team')} as team,
-        {_t('employee_id')} as employee_id,
-        coalesce({_t('customer_id')}, end_user) as customer_id,
-        'litellm' as source_system,
-        cast(tags_json as varchar) as raw_tags,
-        cast(json_object('prompt_tokens', prompt_tokens, 'completion_tokens', completion_tokens,
-                         'cached_tokens', cached_tokens, 'cache_creation_input_tokens', cache_creation_input_tokens,
-                         'spend', spend_text, 'custom_llm_provider', provider_text) as varchar) as source_usage,
+        cast(occurred_at_tz at time zone 'UTC' as timestamp) as start_time,
+        provider_text as custom_llm_provider,
+        model_text as model,
+        {", ".join(_TOKENS)},
+        spend_text as spend,
+        end_user,
+        coalesce(team_id_text, metadata_team_id) as team_id,
+        key_alias,
+        cast(spend_logs_metadata as varchar) as spend_logs_metadata,
+        cast(tags_json as varchar) as request_tags,
         _source_file, _source_line, raw_record,
         case
             when rec is null then 'not valid JSON'
@@ -187,7 +153,8 @@ LITELLM_PARSE_SQL = f"""
             when occurred_at_text is null then 'missing startTime'
             when occurred_at_tz is null then 'startTime is not a timestamp: ' || occurred_at_text
             when provider_text is null then 'missing custom_llm_provider'
-            when provider not in ({PROVIDERS_SQL}) then 'unknown provider: ' || provider_text
+            when lower(provider_text) not in ({", ".join(sql_literal(a) for a in PROVIDER_ALIASES)})
+                then 'unknown provider: ' || provider_text
             when model_text is null then 'missing model'
             when metadata_is_bad then 'metadata is not a JSON object'
             when tags_wrong_type or (tags_value is not null and json_type(tags_value) = 'VARCHAR'
@@ -195,24 +162,24 @@ LITELLM_PARSE_SQL = f"""
                 then 'request_tags is not a list of tags: ' || cast(tags_value as varchar)
             when prompt_tokens_text is null then 'missing prompt_tokens'
             {token_checks(_TOKENS)}
-            when uncached_input_tokens < 0 then
+            when prompt_tokens < coalesce(cached_tokens, 0) + coalesce(cache_creation_input_tokens, 0) then
                 'prompt_tokens ' || prompt_tokens || ' is less than cached ' || coalesce(cached_tokens, 0)
                 || ' + cache_creation ' || coalesce(cache_creation_input_tokens, 0)
                 || ' (LiteLLM prompt_tokens includes both)'
         end as _reject_reason
-    from mapped
+    from typed
     -- never sent to the provider: nothing to attribute (not a bad row either)
     where not (is_cache_hit or is_failure)"""
 
-LITELLM_FILES = FileSource(name="litellm_files", table="request_events", subdir="litellm", parse_sql=LITELLM_PARSE_SQL)
+LITELLM_FILES = FileSource(name="litellm_files", table="litellm_spend_logs", subdir="litellm", parse_sql=LITELLM_PARSE_SQL)
 
 
 # --- the proxy's PostgreSQL -------------------------------------------------------------------------
 
 # Only the columns the mapping reads (never messages, response or proxy_server_request: prompts).
 EXPORT_COLUMNS = ("request_id", "call_type", "spend", "total_tokens", "prompt_tokens", "completion_tokens",
-                  "startTime", "endTime", "model", "model_group", "custom_llm_provider", "end_user", "metadata",
-                  "request_tags", "cache_hit", "status")
+                  "startTime", "endTime", "model", "model_group", "custom_llm_provider", "end_user", "team_id",
+                  "metadata", "request_tags", "cache_hit", "status")
 
 
 def database_url() -> str | None:
@@ -251,8 +218,7 @@ def watermark(con, landing_dir: Path) -> dt.datetime | None:
     """Start of the next export: the newest `startTime` loaded from earlier exports, minus the lookback."""
     prefix = str(export_folder(landing_dir)) + os.sep
     newest = con.execute(
-        "select max(occurred_at) from raw.request_events where source_system = 'litellm' "
-        "and starts_with(_source_file, ?)", [prefix]
+        "select max(start_time) from raw.litellm_spend_logs where starts_with(_source_file, ?)", [prefix]
     ).fetchone()[0]
     return newest - lookback() if newest else None
 

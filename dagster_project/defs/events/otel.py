@@ -3,66 +3,29 @@
 Files land in `$TOKENSPEND_LANDING_DIR/otel/` (`.json` or `.jsonl`, gzip allowed): one document per
 file (pretty-printed or not) or JSON lines of documents, as an OTLP/HTTP receiver or the collector's
 file exporter writes them. The source's own `reader` explodes resourceSpans -> scopeSpans -> spans
-in DuckDB into ONE record per span (the span's and its resource's attributes as flat objects), so the
-mapping below is one SELECT like every other file source's.
+in DuckDB into ONE record per span (the span's and its resource's attributes as flat objects), and one
+SELECT checks each span against `raw.otel_spans` and lands it under the semantic conventions' names
+(they are Development status, so a deprecated name is read when the current one is absent:
+gen_ai.system for gen_ai.provider.name, gen_ai.usage.prompt_tokens / completion_tokens for
+input_tokens / output_tokens). dbt's `stg_otel__spans` maps a span onto tokenspend's request (request
+id, disjoint token classes, tags through TOKENSPEND_OTEL_TAG_MAP).
 
-Mapping (OpenTelemetry GenAI semantic conventions; semantic conventions are Development status, so deprecated
-names are read too):
-    request_id    gen_ai.response.id, else traceId:spanId
-    provider      gen_ai.provider.name, else gen_ai.system (deprecated)
-    model         gen_ai.response.model, else gen_ai.request.model
-    occurred_at   startTimeUnixNano (a decimal string or a number)
-    tokens        gen_ai.usage.input_tokens (else prompt_tokens) INCLUDES cache_read.input_tokens and
-                  cache_creation.input_tokens: uncached = input - cache_read - cache_creation;
-                  output = output_tokens (else completion_tokens)
-    service_tier  openai.response.service_tier
-    tags          span or resource attributes named by TOKENSPEND_OTEL_TAG_MAP (span wins)
 Spans without usage (tool calls, retrieval) and agent or workflow spans (whose usage, where an
-instrumentation sets it, repeats their inference spans') are skipped, not rejected.
+instrumentation sets it, repeats their inference spans') are skipped, not landed.
 """
 
 from __future__ import annotations
 
 import gzip
 import json
-import re
 from pathlib import Path
 
-from dagster_project.defs.events.sources import PROVIDERS_SQL, TAG_FIELDS, token_checks, whole_number
+from dagster_project.defs.events.sources import PROVIDERS_SQL, token_checks, whole_number
 from dagster_project.lib.file_ingest import FileSource, records_sql, sql_literal
-from dagster_project.settings import current_settings
 
 SOURCE_NAME = "otel_files"
-TAG_MAP_VAR = "TOKENSPEND_OTEL_TAG_MAP"
-# attribute=dimension pairs, in precedence order when several attributes feed one dimension.
-DEFAULT_TAG_MAP = (
-    "app.feature=feature,app.workflow=workflow,gen_ai.workflow.name=workflow,app.team=team,"
-    "app.task_id=task_id,app.employee_id=employee_id,app.customer_id=customer_id"
-)
-TAG_DIMENSIONS = (*TAG_FIELDS, "project_id", "api_key_id")
 # gen_ai.operation.name values whose spans wrap inference spans: never counted themselves.
 AGGREGATE_OPERATIONS = ("invoke_agent", "create_agent", "invoke_workflow", "execute_tool")
-_ATTRIBUTE_KEY = re.compile(r"[A-Za-z0-9_.\-/:]+")
-
-
-def parse_tag_map(text: str) -> tuple[tuple[str, str], ...]:
-    """`attr=dimension,...` as (attribute, dimension) pairs; raises ValueError naming the bad entry."""
-    pairs = []
-    for entry in (e.strip() for e in text.split(",")):
-        if not entry:
-            continue
-        attribute, sep, dimension = (p.strip() for p in entry.partition("="))
-        if not sep or not _ATTRIBUTE_KEY.fullmatch(attribute) or dimension not in TAG_DIMENSIONS:
-            raise ValueError(
-                f"{TAG_MAP_VAR}: {entry!r} is not attribute=dimension with a dimension in {', '.join(TAG_DIMENSIONS)}"
-            )
-        pairs.append((attribute, dimension))
-    return tuple(pairs)
-
-
-def tag_map() -> tuple[tuple[str, str], ...]:
-    """The configured attribute -> dimension mapping (`TOKENSPEND_OTEL_TAG_MAP`, else the default)."""
-    return parse_tag_map(current_settings().otel_tag_map or DEFAULT_TAG_MAP)
 
 
 # --- reader: one record per span ---------------------------------------------------------------------
@@ -148,7 +111,7 @@ def otlp_records_sql(path: Path, fmt: str) -> str:
         from is_export where not ok"""
 
 
-# --- mapping -----------------------------------------------------------------------------------------
+# --- the raw contract --------------------------------------------------------------------------------
 
 _SPAN_ATTRIBUTES = (
     "gen_ai.operation.name", "gen_ai.provider.name", "gen_ai.system", "gen_ai.response.model", "gen_ai.request.model",
@@ -156,26 +119,19 @@ _SPAN_ATTRIBUTES = (
     "gen_ai.usage.completion_tokens", "gen_ai.usage.cache_read.input_tokens",
     "gen_ai.usage.cache_creation.input_tokens", "openai.response.service_tier",
 )
-_TOKENS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_creation_tokens")
+_TOKENS = ("input_tokens", "output_tokens", "cache_read_input_tokens", "cache_creation_input_tokens")
 
 
-def otel_parse_sql(mapping: tuple[tuple[str, str], ...]) -> str:
-    """The mapping SELECT for spans, with tags read through `mapping` ((attribute, dimension) pairs)."""
-    tag_attributes = tuple(dict.fromkeys(a for a, _ in mapping))
-    paths = ["$.doc_error", "$.traceId", "$.spanId", "$.startTimeUnixNano"]
+def _parse_sql() -> str:
+    """The SELECT that checks each span record against `raw.otel_spans` and lands it under the conventions' names."""
+    paths = ["$.doc_error", "$.traceId", "$.spanId", "$.name", "$.startTimeUnixNano"]
     paths += [f'$.attributes."{a}"' for a in _SPAN_ATTRIBUTES]
-    paths += [f'$.attributes."{a}"' for a in tag_attributes] + [f'$.resource."{a}"' for a in tag_attributes]
 
     def v(path: str) -> str:
         return f"nullif(trim(v[{paths.index(path) + 1}]), '')"
 
     def attr(name: str) -> str:
         return v(f'$.attributes."{name}"')
-
-    def tag(dimension: str) -> str:
-        attributes = [a for a, d in mapping if d == dimension]
-        candidates = [v(f'$.attributes."{a}"') for a in attributes] + [v(f'$.resource."{a}"') for a in attributes]
-        return f"coalesce({', '.join(candidates)})" if candidates else "cast(null as varchar)"
 
     quoted_paths = ", ".join(sql_literal(p) for p in paths)
     aggregate_ops = ", ".join(f"'{o}'" for o in AGGREGATE_OPERATIONS)
@@ -190,75 +146,60 @@ def otel_parse_sql(mapping: tuple[tuple[str, str], ...]) -> str:
             {v('$.doc_error')} as doc_error,
             lower({v('$.traceId')}) as trace_id,
             lower({v('$.spanId')}) as span_id,
+            {v('$.name')} as span_name,
             {v('$.startTimeUnixNano')} as start_text,
-            lower({attr('gen_ai.operation.name')}) as operation,
-            coalesce({attr('gen_ai.provider.name')}, {attr('gen_ai.system')}) as provider_text,
-            coalesce({attr('gen_ai.response.model')}, {attr('gen_ai.request.model')}) as model,
+            lower({attr('gen_ai.operation.name')}) as operation_name,
+            coalesce({attr('gen_ai.provider.name')}, {attr('gen_ai.system')}) as provider_name,
+            {attr('gen_ai.request.model')} as request_model,
+            {attr('gen_ai.response.model')} as response_model,
             {attr('gen_ai.response.id')} as response_id,
             coalesce({attr('gen_ai.usage.input_tokens')}, {attr('gen_ai.usage.prompt_tokens')}) as input_tokens_text,
             coalesce({attr('gen_ai.usage.output_tokens')}, {attr('gen_ai.usage.completion_tokens')}) as output_tokens_text,
-            {attr('gen_ai.usage.cache_read.input_tokens')} as cache_read_tokens_text,
-            {attr('gen_ai.usage.cache_creation.input_tokens')} as cache_creation_tokens_text,
+            {attr('gen_ai.usage.cache_read.input_tokens')} as cache_read_input_tokens_text,
+            {attr('gen_ai.usage.cache_creation.input_tokens')} as cache_creation_input_tokens_text,
             {attr('openai.response.service_tier')} as service_tier,
-            {", ".join(f"{tag(d)} as {d}" for d in TAG_DIMENSIONS)}
+            case when rec is not null and json_type(rec) = 'OBJECT' then cast(rec -> 'attributes' as varchar) end
+                as span_attributes,
+            case when rec is not null and json_type(rec) = 'OBJECT' then cast(rec -> 'resource' as varchar) end
+                as resource_attributes
         from extracted
     )
     , typed as (
         select *,
-            lower(provider_text) as provider,
             {whole_number('start_text')} as start_ns,
-            {", ".join(f"{whole_number(t + '_text')} as {t}" for t in _TOKENS)}
+            {", ".join(f"{whole_number(t + '_text')} as {t}" for t in _TOKENS)},
+            input_tokens_text is not null or output_tokens_text is not null as has_usage
         from fields
     )
-    , mapped as (
-        select *,
-            coalesce(response_id, trace_id || ':' || span_id) as request_id,
-            input_tokens - coalesce(cache_read_tokens, 0) - coalesce(cache_creation_tokens, 0) as uncached_input_tokens,
-            input_tokens_text is not null or output_tokens_text is not null as has_usage
-        from typed
-    )
     select
-        request_id,
-        make_timestamp(start_ns // 1000) as occurred_at,
-        provider, model, api_key_id, project_id,
-        uncached_input_tokens,
-        coalesce(cache_read_tokens, 0) as cache_read_input_tokens,
-        coalesce(cache_creation_tokens, 0) as cache_write_input_tokens,
-        coalesce(output_tokens, 0) as output_tokens,
-        false as batch,
-        service_tier,
-        {", ".join(TAG_FIELDS)},
-        'otel' as source_system,
-        cast(null as varchar) as raw_tags,
-        cast(json_object('gen_ai.usage.input_tokens', input_tokens, 'gen_ai.usage.output_tokens', output_tokens,
-                         'gen_ai.usage.cache_read.input_tokens', cache_read_tokens,
-                         'gen_ai.usage.cache_creation.input_tokens', cache_creation_tokens,
-                         'trace_id', trace_id, 'span_id', span_id) as varchar) as source_usage,
+        trace_id, span_id, span_name,
+        make_timestamp(start_ns // 1000) as start_time,
+        operation_name, provider_name, request_model, response_model, response_id,
+        {", ".join(_TOKENS)},
+        service_tier, span_attributes, resource_attributes,
         _source_file, _source_line, raw_record,
         case
             when rec is null then 'not valid JSON'
             when json_type(rec) <> 'OBJECT' then 'not a JSON object'
             when doc_error is not null then doc_error
-            when request_id is null then 'missing gen_ai.response.id and traceId/spanId'
+            when trace_id is null or span_id is null then 'missing traceId or spanId'
             when start_text is null then 'missing startTimeUnixNano'
             when start_ns is null or start_ns < 0 then 'startTimeUnixNano is not a timestamp: ' || start_text
-            when provider_text is null then 'missing gen_ai.provider.name'
-            when provider not in ({PROVIDERS_SQL}) then 'unknown provider: ' || provider_text
-            when model is null then 'missing gen_ai.response.model'
+            when provider_name is null then 'missing gen_ai.provider.name'
+            when lower(provider_name) not in ({PROVIDERS_SQL}) then 'unknown provider: ' || provider_name
+            when coalesce(response_model, request_model) is null then 'missing gen_ai.response.model'
             when input_tokens_text is null then 'missing gen_ai.usage.input_tokens'
             {token_checks(_TOKENS)}
-            when uncached_input_tokens < 0 then
-                'gen_ai.usage.input_tokens ' || input_tokens || ' is less than cache_read ' || coalesce(cache_read_tokens, 0)
-                || ' + cache_creation ' || coalesce(cache_creation_tokens, 0) || ' (input includes both)'
+            when input_tokens < coalesce(cache_read_input_tokens, 0) + coalesce(cache_creation_input_tokens, 0) then
+                'gen_ai.usage.input_tokens ' || input_tokens || ' is less than cache_read '
+                || coalesce(cache_read_input_tokens, 0) || ' + cache_creation '
+                || coalesce(cache_creation_input_tokens, 0) || ' (input includes both)'
         end as _reject_reason
-    from mapped
-    -- spans that are not inference calls: skipped, not rejected
+    from typed
+    -- spans that are not inference calls: skipped, not landed
     where rec is null or json_type(rec) <> 'OBJECT' or doc_error is not null
-       or (has_usage and coalesce(operation, '') not in ({aggregate_ops}))"""
+       or (has_usage and coalesce(operation_name, '') not in ({aggregate_ops}))"""
 
 
-def otel_file_source(mapping: tuple[tuple[str, str], ...] | None = None) -> FileSource:
-    """The OTLP/JSON span source, tags read through `mapping` (default: the configured tag map)."""
-    mapping = tag_map() if mapping is None else mapping
-    return FileSource(name=SOURCE_NAME, table="request_events", subdir="otel", parse_sql=otel_parse_sql(mapping),
-                      reader=otlp_records_sql)
+OTEL_FILES = FileSource(name=SOURCE_NAME, table="otel_spans", subdir="otel", parse_sql=_parse_sql(),
+                        reader=otlp_records_sql)

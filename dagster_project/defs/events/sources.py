@@ -6,9 +6,10 @@ the field and value, why the row was refused. The event-log and outcome formats 
 mappings read field records (one VARCHAR column per field, whether the file is JSON lines, CSV or
 Parquet); LiteLLM spend logs and OpenTelemetry spans nest their fields, so theirs read JSON records.
 
-Three sources feed `raw.request_events`, told apart by `source_system`: the event-log files here
-(`event_file`), LiteLLM spend logs (`litellm.py`, `litellm`) and OpenTelemetry GenAI spans (`otel.py`,
-`otel`). `assets.request_event_sources()` lists them; the helpers below are shared by their mappings.
+Three request-level sources land in their own raw tables: the event-log files here
+(`raw.request_events`, `source_system` event_file), LiteLLM spend logs (`litellm.py`,
+`raw.litellm_spend_logs`) and OpenTelemetry GenAI spans (`otel.py`, `raw.otel_spans`); dbt staging
+maps the last two onto requests. The helpers below are shared by their SELECTs.
 """
 
 from __future__ import annotations

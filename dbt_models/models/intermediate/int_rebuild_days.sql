@@ -33,7 +33,7 @@ raw_requests as (
         request_id,
         cast(occurred_at as date) as usage_date,
         {{ request_tag('task_id') }} as task_id
-    from {{ source('raw', 'request_events') }}
+    from {{ ref('stg_events__request_copies') }}
 
 ),
 
@@ -92,7 +92,7 @@ copy_days as (
         select changed_requests.request_id
         from raw_requests as changed_requests
         inner join changed_days
-            on changed_days.source_name = 'request_events'
+            on changed_days.source_name in ({{ "'" ~ request_raw_tables() | join("', '") ~ "'" }})
             and changed_requests.usage_date = changed_days.usage_date
     )
 
@@ -103,7 +103,7 @@ touched_tasks as (
     select raw_requests.task_id
     from raw_requests
     inner join changed_days
-        on changed_days.source_name = 'request_events'
+        on changed_days.source_name in ({{ "'" ~ request_raw_tables() | join("', '") ~ "'" }})
         and raw_requests.usage_date = changed_days.usage_date
     where raw_requests.task_id is not null
 

@@ -1,4 +1,5 @@
--- One row per request_id over every request-level source (source_system event_file, litellm, otel).
+-- One row per request_id over every request-level source (stg_events__request_copies: source_system
+-- event_file, litellm, otel).
 --   1. Tags take one spelling (normalize_tag_value: lower-case, trimmed, whitespace -> '-'). A source's
 --      structured tag field wins over a `key:value` tag in its tag list (raw_tags) for the same dimension.
 --   2. A request landed more than once by ONE source keeps that source's EARLIEST loaded copy
@@ -21,10 +22,10 @@ source as (
 
     -- on an incremental build, every copy of each request seen on a day in scope (its winning copy
     -- may lie on another day; only winners on days in scope are written)
-    select * from {{ source('raw', 'request_events') }}
+    select * from {{ ref('stg_events__request_copies') }}
     {% if is_incremental() -%}
     where request_id in (
-        select request_id from {{ source('raw', 'request_events') }}
+        select request_id from {{ ref('stg_events__request_copies') }}
         where cast(occurred_at as date) in ({{ rebuild_scope('raw') }})
     )
     {%- endif %}
