@@ -15,7 +15,7 @@ from dagster_project.settings import REPO_ROOT
 MARTS = ["fct_token_spend", "mart_spend_daily", "mart_feature_spend", "mart_workflow_spend", "mart_team_spend",
          "mart_untagged_spend"]
 INGEST = ["openai_usage_completions", "openai_costs", "anthropic_usage_messages", "anthropic_cost_report",
-          "request_events"]
+          "request_events", "litellm_spend_logs", "otel_spans"]
 
 
 DEMO_ORG = dg.AssetKey(["demo", "demo_organisation"])
@@ -134,4 +134,10 @@ def test_checks_and_schedules_are_defined(graph):
     checks = {k.name for k in graph.asset_check_keys}
     assert {"untagged_spend_share", "assert_fct_token_spend_conserves_billed_cost"} <= checks
     assert {s.name for s in defs.schedules} >= {"provider_ingest_daily", "warehouse_build_daily"}
+    assert {s.name for s in defs.sensors} >= {"alerts_sensor", "warehouse_build_after_ingest"}
+    repository = defs.get_repository_def()
+    follows = repository.get_sensor_def("warehouse_build_after_ingest")
+    assert isinstance(follows, dg.RunStatusSensorDefinition)
+    assert follows.job_name == "warehouse_build"
+    assert repository.has_job("provider_ingest") and repository.has_job("warehouse_build")
     assert set(defs.resources) >= {"openai", "anthropic", "dbt"}

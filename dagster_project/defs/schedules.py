@@ -1,12 +1,25 @@
-"""Daily schedules: fetch yesterday's provider partitions (plus the trailing re-fetch), then rebuild.
+"""Daily provider ingest, and the warehouse build that follows it as soon as it succeeds.
 
 Provider ingest runs at 02:00 UTC for the day that just ended, for the providers the deployment enables
 (`TOKENSPEND_PROVIDERS`, else those whose admin key is set; read at each tick). A provider enabled
 without its key fails the tick, naming the variable, and starts nothing: no provider is ever answered by
 the demo. Every run also re-fetches `TOKENSPEND_REFETCH_DAYS` before its day, because providers revise
-recent buckets. The warehouse build (file sources, dbt models and tests, checks) follows at 03:00 UTC
-and ends by replacing the published copy BI tools open, when its error-severity checks passed: BI tools
-see a new version once a day.
+recent buckets.
+
+The warehouse build (file sources, dbt models and tests, checks, publish) is started by the run-status
+sensor `warehouse_build_after_ingest` when a `provider_ingest` run succeeds, whatever launched it (the
+schedule, a re-run, a backfill), not at a fixed hour. A failed ingest starts no build. While a
+`warehouse_build` run is queued and has not begun, a further successful ingest starts none: that build
+reads the raw tables when it runs, so it includes the ingest, and a backfill of many partitions queues
+one build, not one per partition. A deployment with no provider enabled (event and outcome files only)
+has no ingest to follow: `warehouse_build_daily` builds at 02:00 UTC there and skips, naming the sensor,
+wherever a provider is enabled (read at each tick).
+
+Each build ends by replacing the published copy BI tools open, when its error-severity checks passed
+(else the previous copy stays): BI tools see a new version shortly after each successful ingest, once a
+day in steady state, more often after a re-run or backfill; a connection sees it when it reconnects.
+Both schedules and the sensor are off until turned on (UI, Automation; or `dagster schedule start` /
+`dagster sensor start`): turn on all three.
 """
 
 import datetime as dt
@@ -67,7 +80,50 @@ def provider_ingest_daily(context: dg.ScheduleEvaluationContext):
     )
 
 
-warehouse_build_daily = dg.ScheduleDefinition(
-    name="warehouse_build_daily",
-    job=warehouse_build, cron_schedule="0 3 * * *", execution_timezone="UTC"
+# A warehouse_build run in one of these states has not begun executing, so it reads whatever ingest
+# committed before it starts (STARTING: launched, but the run worker has not started a step yet).
+NOT_BEGUN = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING]
+
+
+@dg.run_status_sensor(
+    name="warehouse_build_after_ingest",
+    run_status=dg.DagsterRunStatus.SUCCESS,
+    monitored_jobs=[provider_ingest],
+    request_job=warehouse_build,
+    description=(
+        "Builds the warehouse after each successful provider_ingest run, unless a warehouse_build run is "
+        "already waiting to start (it will include that ingest)."
+    ),
 )
+def warehouse_build_after_ingest(context: dg.RunStatusSensorContext):
+    ingest = context.dagster_run
+    waiting = context.instance.get_runs(
+        dg.RunsFilter(job_name=warehouse_build.name, statuses=NOT_BEGUN), limit=1
+    )
+    if waiting:
+        return dg.SkipReason(
+            f"provider_ingest run {ingest.run_id} succeeded, but warehouse_build run {waiting[0].run_id} is "
+            f"{waiting[0].status.value.lower()} and has not begun: the queued build will include this ingest"
+        )
+    return dg.RunRequest(run_key=ingest.run_id, tags={"tokenspend/ingest_run": ingest.run_id})
+
+
+@dg.schedule(
+    name="warehouse_build_daily",
+    job=warehouse_build,
+    cron_schedule="0 2 * * *",
+    execution_timezone="UTC",
+    description=(
+        "Daily build for deployments with no provider enabled (event and outcome files only); skips when a "
+        "provider is enabled, where warehouse_build_after_ingest builds after each ingest."
+    ),
+)
+def warehouse_build_daily(context: dg.ScheduleEvaluationContext):
+    providers = current_settings().enabled_providers
+    if providers:
+        return dg.SkipReason(
+            f"provider(s) {', '.join(providers)} enabled: the sensor warehouse_build_after_ingest builds after "
+            "each successful provider_ingest run"
+        )
+    tick = context.scheduled_execution_time or dt.datetime.now(dt.UTC)
+    return dg.RunRequest(run_key=tick.astimezone(dt.UTC).date().isoformat())
