@@ -122,7 +122,8 @@ RAW_TABLES: dict[str, str] = {
         {_LINEAGE}""",
     # Request-level events: the documented event-log format (source_system event_file) is tokenspend's
     # own, so its fields are the contract. The four token classes are DISJOINT. request_id is the dedupe
-    # key (staging keeps one row per request over every request-level source, by source precedence).
+    # key (staging keeps one row per request over every request-level source, by source precedence);
+    # updated_at, when the producer sends it, orders corrected re-deliveries of a request.
     # Rows of other sources landed here by earlier versions (source_system litellm, otel; raw_tags and
     # source_usage set) are read as they are.
     "request_events": """
@@ -144,6 +145,7 @@ RAW_TABLES: dict[str, str] = {
         team VARCHAR,
         employee_id VARCHAR,
         customer_id VARCHAR,
+        updated_at TIMESTAMP,
         source_system VARCHAR NOT NULL,
         raw_tags VARCHAR,
         source_usage VARCHAR,
@@ -155,8 +157,11 @@ RAW_TABLES: dict[str, str] = {
     # cache_creation_input_tokens (both read from metadata.usage_object). spend is LiteLLM's own estimate
     # in dollars, as sent. spend_logs_metadata is the caller's attribution object (JSON object text);
     # request_tags the tag list (JSON array text). api_key is never landed: it is LiteLLM's virtual key.
+    # response_id is the provider's response id (response.id; only the id of the response is read).
+    # team_id / team_alias and key_alias are LiteLLM's own attribution (its team and virtual-key alias).
     "litellm_spend_logs": """
         request_id VARCHAR NOT NULL,
+        response_id VARCHAR,
         start_time TIMESTAMP NOT NULL,
         custom_llm_provider VARCHAR NOT NULL,
         model VARCHAR NOT NULL,
@@ -167,6 +172,7 @@ RAW_TABLES: dict[str, str] = {
         spend VARCHAR,
         end_user VARCHAR,
         team_id VARCHAR,
+        team_alias VARCHAR,
         key_alias VARCHAR,
         spend_logs_metadata VARCHAR,
         request_tags VARCHAR,
@@ -230,7 +236,7 @@ RAW_TABLES: dict[str, str] = {
 # Columns added to a table after its first release. `create table if not exists` leaves an existing
 # warehouse's table as it was, so these are added in place (nullable: old rows have no value).
 ADDED_COLUMNS: dict[str, tuple[str, ...]] = {
-    "request_events": ("raw_tags VARCHAR", "source_usage VARCHAR"),
+    "request_events": ("raw_tags VARCHAR", "source_usage VARCHAR", "updated_at TIMESTAMP"),
 }
 
 

@@ -113,13 +113,13 @@ def postgres_url():
 def _insert(url: str, rows: list[dict]) -> None:
     columns = ("request_id", "call_type", "spend", "total_tokens", "prompt_tokens", "completion_tokens", "startTime",
                "endTime", "model", "custom_llm_provider", "end_user", "metadata", "request_tags", "cache_hit", "status",
-               "messages")
+               "messages", "response")
     with psycopg.connect(url, autocommit=True) as db:
         for row in rows:
             values = []
             for c in columns:
                 v = row.get(c)
-                if c in ("metadata", "request_tags", "messages"):
+                if c in ("metadata", "request_tags", "messages", "response"):
                     v = json.dumps(json.loads(v) if isinstance(v, str) else (v if v is not None else {}))
                 elif c in ("startTime", "endTime"):
                     v = dt.datetime.fromisoformat(str(row.get("startTime")).replace("Z", "+00:00")).replace(tzinfo=None)
@@ -143,12 +143,17 @@ def test_new_rows_are_read_from_the_proxy_database_incrementally(postgres_url, t
     a1, a2, a3 = (f"chatcmpl-d3cf3701b3f156eaf0b717a2cb24{i}" for i in (5, 6, 7))
     b2, cache_hit, azure = ("msg_01a1b2c3d4e5f6a7b8c9d0e1f3", "chatcmpl-d3cf3701b3f156eaf0b717a2cb250",
                             "chatcmpl-azure0000000000000000000000001")
-    _insert(postgres_url, _fixture_rows(a1, a2, a3, b2, cache_hit, azure))
+    rows = _fixture_rows(a1, a2, a3, b2, cache_hit, azure)
+    rows[0]["response"] = {"id": "chatcmpl-provider-id-a1",
+                           "choices": [{"message": {"content": "a completion that must never leave the proxy"}}]}
+    _insert(postgres_url, rows)
 
     first = dg.materialize([litellm_spend_logs], instance=dg.DagsterInstance.ephemeral(), raise_on_error=True)
     assert first.asset_materializations_for_node("raw__litellm_spend_logs")[0].metadata["rows_loaded"].value == 4
     exports = sorted(litellm.export_folder(landing).glob("*.csv"))
     assert len(exports) == 1 and "never leave the proxy" not in exports[0].read_text()
+    # of the response, only the provider's id is exported
+    assert "chatcmpl-provider-id-a1" in exports[0].read_text()
     with duckdb.connect(str(db)) as con:
         rows = dict(con.execute(
             "select request_id, [prompt_tokens - coalesce(cached_tokens, 0) - coalesce(cache_creation_input_tokens, 0), "
@@ -156,6 +161,8 @@ def test_new_rows_are_read_from_the_proxy_database_incrementally(postgres_url, t
             "from raw.litellm_spend_logs").fetchall())
         assert rows == {a1: [1388, 1024, 0, 188], a2: [800, 0, 0, 120], a3: [1000, 0, 0, 100], b2: [500, 3000, 1000, 400]}
         assert con.execute("select max(start_time) from raw.litellm_spend_logs").fetchone()[0] == dt.datetime(2026, 10, 5, 10, 30)
+        assert con.execute("select response_id from raw.litellm_spend_logs where request_id = ?",
+                           [a1]).fetchone()[0] == "chatcmpl-provider-id-a1"
         assert con.execute("select reason from raw.rejected_rows").fetchall() == [("unknown provider: azure",)]
 
     # later: a new request, and one that started before the newest loaded row but was written late

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import json
 import os
 import shutil
 import subprocess
@@ -23,6 +24,7 @@ import duckdb
 import pytest
 
 from dagster_project import settings
+from dagster_project.defs.checks.duplicates import likely_duplicate_requests
 from dagster_project.defs.events import checks
 from dagster_project.defs.events.assets import litellm_spend_logs, otel_spans, outcome_events, request_events
 from tests.events.conftest import copy_fixture
@@ -90,7 +92,7 @@ def _provider_rows(con: duckdb.DuckDBPyConnection) -> None:
 def _dbt_build(project: Path, db: Path, tmp_path: Path) -> subprocess.CompletedProcess:
     dbt = str(Path(sys.executable).parent / "dbt")
     return subprocess.run(
-        [dbt, "build", "--select", "+fct_token_spend +mart_workflow_spend", "--indirect-selection", "cautious", "--project-dir", str(project),
+        [dbt, "build", "--select", "+fct_token_spend +mart_workflow_spend int_request_likely_duplicates", "--indirect-selection", "cautious", "--project-dir", str(project),
          "--profiles-dir", str(project), "--target-path", str(tmp_path / "target"), "--log-path", str(tmp_path / "logs")],
         env={**os.environ, "TOKENSPEND_DUCKDB_PATH": str(db)}, capture_output=True, text=True, timeout=900,
     )
@@ -255,3 +257,71 @@ def test_landed_files_are_not_read_again(built, monkeypatch):
     assert sum(m["files_seen"].value for m in seen.values()) == 6
     with duckdb.connect(str(built["db"])) as con:
         assert con.execute(count).fetchone()[0] == before
+
+
+def test_latest_delivery_shared_response_ids_gateway_teams_and_likely_duplicates(built, tmp_path, monkeypatch):
+    # a copy: landing, warehouse and dbt project, so the other tests keep the first build
+    root = tmp_path / "copy"
+    shutil.copytree(built["root"], root, ignore=shutil.ignore_patterns("target", "logs"), symlinks=True)
+    db, project, landing = root / "w.duckdb", root / "project" / "dbt_models", root / "landing"
+    _env(monkeypatch, root)
+    # the event producer re-delivers A4 corrected (feature and tokens), and logs a call whose span lacks
+    # the provider's response id
+    (landing / "events" / "2026-10-05-corrections.jsonl").write_text("\n".join(json.dumps(r) for r in [
+        {"request_id": A4, "occurred_at": "2026-10-05T10:30:05Z", "provider": "openai",
+         "model": "gpt-4.1-mini-2025-04-14", "api_key_id": "key_support", "project_id": "proj_support",
+         "uncached_input_tokens": 600, "output_tokens": 95, "feature": "ticket-summary", "team": "growth"},
+        {"request_id": "evt-dup-1", "occurred_at": "2026-10-05T13:00:00.123Z", "provider": "openai",
+         "model": "gpt-4.1-mini-2025-04-14", "api_key_id": "key_support", "project_id": "proj_support",
+         "uncached_input_tokens": 50, "output_tokens": 5, "feature": "search-answers"},
+    ]) + "\n")
+    # LiteLLM logs its own request id and the provider's response id; one call carries only its team
+    (landing / "litellm" / "gateway.jsonl").write_text("\n".join(json.dumps(r) for r in [
+        {"request_id": "5d0c1a52-litellm-call-1", "response": {"id": "chatcmpl-shared-1", "choices": []},
+         "startTime": "2026-10-05T12:00:00Z", "custom_llm_provider": "openai", "model": "gpt-4.1-mini-2025-04-14",
+         "prompt_tokens": 100, "completion_tokens": 10, "metadata": {"spend_logs_metadata": {"feature": "search-answers"}}},
+        {"request_id": "chatcmpl-team-only-2", "startTime": "2026-10-05T12:30:00Z", "custom_llm_provider": "openai",
+         "model": "gpt-4.1-mini-2025-04-14", "prompt_tokens": 40, "completion_tokens": 4, "team_id": "Platform"},
+    ]) + "\n")
+
+    def span(span_id: str, start: str, attributes: dict) -> dict:
+        return {"traceId": "ee" * 16, "spanId": span_id, "startTimeUnixNano": start,
+                "attributes": [{"key": k, "value": {"intValue": v} if isinstance(v, int) else {"stringValue": v}}
+                               for k, v in attributes.items()]}
+
+    chat = {"gen_ai.operation.name": "chat", "gen_ai.provider.name": "openai",
+            "gen_ai.response.model": "gpt-4.1-mini-2025-04-14"}
+    (landing / "otel" / "shared.json").write_text(json.dumps({"resourceSpans": [{"resource": {}, "scopeSpans": [{"spans": [
+        # the same call LiteLLM logged: the provider's response id is shared
+        span("a1a1a1a1a1a1a1a1", "1791201600000000000", {**chat, "gen_ai.response.id": "chatcmpl-shared-1",
+                                                         "gen_ai.usage.input_tokens": 100, "gen_ai.usage.output_tokens": 10}),
+        # the same call as evt-dup-1, without a response id: flagged, not merged
+        span("b2b2b2b2b2b2b2b2", "1791205200123000000", {**chat, "app.api_key_id": "key_support",
+                                                         "gen_ai.usage.input_tokens": 50, "gen_ai.usage.output_tokens": 5}),
+    ]}]}]}))
+    _materialize(dg.DagsterInstance.ephemeral())
+    build = _dbt_build(project, db, root)
+    assert build.returncode == 0, build.stdout[-4000:]
+
+    # the latest delivery wins; the superseded copy stays in raw
+    assert _query(db, "select feature, output_tokens from intermediate.int_request_events_attributed "
+                      "where request_id = ?", [A4]) == [("ticket-summary", 95)]
+    corrected, superseded = _query(db, "select count(*) filter (where output_tokens = 95), "
+                                       "count(*) filter (where output_tokens <> 95) from raw.request_events "
+                                       "where request_id = ?", [A4])[0]
+    assert corrected == 1 and superseded >= 1
+    # one call, two sources, one request (under the provider's id)
+    assert _query(db, "select source_system, source_count from staging.stg_events__requests "
+                      "where request_id in ('chatcmpl-shared-1', '5d0c1a52-litellm-call-1')") == [("litellm", 2)]
+    # LiteLLM's team of the key attributes a call with no tags
+    assert _query(db, "select team, attribution_method from intermediate.int_request_events_attributed "
+                      "where request_id = 'chatcmpl-team-only-2'") == [("platform", "gateway_team")]
+    # a call the span logged without the response id: flagged with its pair, counted by each source
+    pairs = _query(db, "select request_id, other_request_id, source_system, other_source_system "
+                       "from intermediate.int_request_likely_duplicates")
+    assert pairs == [(f"{'ee' * 16}:b2b2b2b2b2b2b2b2", "evt-dup-1", "otel", "event_file")]
+    check = likely_duplicate_requests()
+    assert check.passed is False and check.severity == dg.AssetCheckSeverity.WARN
+    assert check.metadata["likely_duplicate_pairs"].value == 1
+    assert "evt-dup-1" in check.metadata["first_pairs"].value
+    assert _conservation(db) == _conservation(built["db"])

@@ -70,7 +70,12 @@ LITELLM_PARSE_SQL = f"""
             case when rec is not null and json_type(rec) = 'OBJECT'
                  then json_extract_string(rec, [{", ".join(f"'$.{f}'" for f in _FIELDS)}]) end as v,
             case when rec is not null and json_type(rec) = 'OBJECT' then rec -> 'metadata' end as metadata_value,
-            case when rec is not null and json_type(rec) = 'OBJECT' then rec -> 'request_tags' end as tags_value
+            case when rec is not null and json_type(rec) = 'OBJECT' then rec -> 'request_tags' end as tags_value,
+            -- only the provider's id of the response is read, never its content
+            case when rec is not null and json_type(rec) = 'OBJECT'
+                 then nullif(trim(coalesce(
+                     json_extract_string({_as_json_object("rec -> 'response'")}, '$.id'),
+                     json_extract_string(rec, '$.response_id'))), '') end as response_id
         from records
     )
     , decoded as (
@@ -106,6 +111,8 @@ LITELLM_PARSE_SQL = f"""
             spend_logs_metadata,
             nullif(trim(json_extract_string(metadata, '$.user_api_key_team_id')), '') as metadata_team_id,
             nullif(trim(json_extract_string(metadata, '$.user_api_key_alias')), '') as key_alias,
+            nullif(trim(json_extract_string(metadata, '$.user_api_key_team_alias')), '') as team_alias,
+            response_id,
             {_text('request_id')} as request_id,
             {_text('startTime')} as occurred_at_text,
             case when regexp_full_match({_text('startTime')}, '[0-9]+(\\.[0-9]+)?')
@@ -135,6 +142,7 @@ LITELLM_PARSE_SQL = f"""
     )
     select
         request_id,
+        response_id,
         cast(occurred_at_tz at time zone 'UTC' as timestamp) as start_time,
         provider_text as custom_llm_provider,
         model_text as model,
@@ -142,6 +150,7 @@ LITELLM_PARSE_SQL = f"""
         spend_text as spend,
         end_user,
         coalesce(team_id_text, metadata_team_id) as team_id,
+        team_alias,
         key_alias,
         cast(spend_logs_metadata as varchar) as spend_logs_metadata,
         cast(tags_json as varchar) as request_tags,
@@ -176,7 +185,8 @@ LITELLM_FILES = FileSource(name="litellm_files", table="litellm_spend_logs", sub
 
 # --- the proxy's PostgreSQL -------------------------------------------------------------------------
 
-# Only the columns the mapping reads (never messages, response or proxy_server_request: prompts).
+# Only the columns the loader reads (never messages, response or proxy_server_request: prompts and
+# completions); of `response`, only its id is selected.
 EXPORT_COLUMNS = ("request_id", "call_type", "spend", "total_tokens", "prompt_tokens", "completion_tokens",
                   "startTime", "endTime", "model", "model_group", "custom_llm_provider", "end_user", "team_id",
                   "metadata", "request_tags", "cache_hit", "status")
@@ -204,7 +214,12 @@ def export_query(available_columns: set[str], since: dt.datetime | None) -> str:
     missing = {"request_id", "startTime", "prompt_tokens"} - available_columns
     if missing:
         raise ValueError(f"{SPEND_LOGS_TABLE} has no column(s) {sorted(missing)}: is this a LiteLLM database?")
-    columns = ", ".join(f'"{c}"' for c in EXPORT_COLUMNS if c in available_columns)
+    selected = [f'"{c}"' for c in EXPORT_COLUMNS if c in available_columns]
+    if "response" in available_columns:
+        # the provider's response id only: the response's content never leaves the proxy
+        selected.append("""case when jsonb_typeof("response"::jsonb) = 'object' then "response"::jsonb ->> 'id' end """
+                        "as response_id")
+    columns = ", ".join(selected)
     where = f"""where "startTime" >= {sql_literal(since.strftime('%Y-%m-%d %H:%M:%S.%f'))}::timestamp""" if since else ""
     return (f'copy (select {columns} from "{SPEND_LOGS_TABLE}" {where} order by "startTime", request_id) '
             "to stdout (format csv, header)")

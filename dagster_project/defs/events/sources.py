@@ -23,7 +23,7 @@ TAG_FIELDS = ("feature", "workflow", "task_id", "team", "employee_id", "customer
 
 
 EVENT_FIELDS = ("request_id", "occurred_at", "provider", "model", "api_key_id", "project_id", *TOKEN_FIELDS,
-                "batch", "service_tier", *TAG_FIELDS)
+                "batch", "service_tier", *TAG_FIELDS, "updated_at")
 OUTCOME_FIELDS = ("task_id", "parent_task_id", "workflow", "completed_at", "outcome")
 
 
@@ -76,7 +76,9 @@ EVENT_LOG_PARSE_SQL = f"""
             {_text('batch')} as batch_text,
             try_cast({_text('batch')} as boolean) as batch_value,
             {_text('service_tier')} as service_tier,
-            {", ".join(f"{_text(f)} as {f}" for f in TAG_FIELDS)}
+            {", ".join(f"{_text(f)} as {f}" for f in TAG_FIELDS)},
+            {_text('updated_at')} as updated_at_text,
+            try_cast({_text('updated_at')} as timestamptz) as updated_at_tz
         from records
     )
     select
@@ -87,6 +89,7 @@ EVENT_LOG_PARSE_SQL = f"""
         coalesce(batch_value, false) as batch,
         service_tier,
         {", ".join(TAG_FIELDS)},
+        cast(updated_at_tz at time zone 'UTC' as timestamp) as updated_at,
         'event_file' as source_system,
         _source_file, _source_line, raw_record,
         case
@@ -100,6 +103,8 @@ EVENT_LOG_PARSE_SQL = f"""
             when {" and ".join(f"{f}_text is null" for f in TOKEN_FIELDS)} then 'no token counts'
             {token_checks()}
             when batch_text is not null and batch_value is null then 'batch is not a boolean: ' || batch_text
+            when updated_at_text is not null and updated_at_tz is null
+                then 'updated_at is not an RFC 3339 timestamp: ' || updated_at_text
         end as _reject_reason
     from fields"""
 

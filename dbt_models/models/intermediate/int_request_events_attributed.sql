@@ -14,11 +14,13 @@
 -- Attribution, per dimension (feature, workflow, team, employee_id), by precedence:
 --   1. request tag (as settled above); a tagged employee_id with no team tag takes the employee's team
 --      ON THAT DATE
---   2. API key owner  (api_key_owners in force on the request date)
---   3. project owner  (project_owners in force on the request date)
---   4. nothing        -> null
+--   2. team only: the gateway's team (LiteLLM's team of the virtual key, gateway_team; mapped through
+--      tag_aliases like a team tag)
+--   3. API key owner  (api_key_owners in force on the request date)
+--   4. project owner  (project_owners in force on the request date)
+--   5. nothing        -> null
 -- attribution_method names the highest-precedence rule that supplied ANY dimension
--- (request_tag, api_key_owner, project_owner, untagged).
+-- (request_tag, gateway_team, api_key_owner, project_owner, untagged).
 {{ config(**incremental_by_day('all')) }}
 -- depends_on: {{ ref('int_rebuild_days') }}
 {%- set dims = ['feature', 'workflow', 'team', 'employee_id', 'customer_id'] %}
@@ -255,6 +257,7 @@ tagged_requests as (
         settled.is_sub_task,
         settled.is_tag_corrected,
         settled.source_system,
+        coalesce(alias_gateway_team.canonical, settled.gateway_team) as gateway_team,
         {% for d in dims -%}
         coalesce(alias_{{ d }}.canonical, settled.settled_{{ d }}) as {{ d }}{% if not loop.last %},{% endif %}
         {% endfor %}
@@ -263,7 +266,10 @@ tagged_requests as (
     left join tag_aliases as alias_{{ d }}
         on alias_{{ d }}.dimension = '{{ d }}'
         and settled.settled_{{ d }} = alias_{{ d }}.alias
-    {% endfor %}
+    {% endfor -%}
+    left join tag_aliases as alias_gateway_team
+        on alias_gateway_team.dimension = 'team'
+        and settled.gateway_team = alias_gateway_team.alias
 
 ),
 
@@ -296,6 +302,7 @@ requests as (
         tagged_requests.team,
         tagged_requests.employee_id,
         tagged_requests.customer_id,
+        tagged_requests.gateway_team,
         tagged_requests.source_system
 
     from tagged_requests
@@ -400,7 +407,7 @@ attributed as (
         coalesce(feature, workflow, team, employee_id) is not null as has_request_tag,
         coalesce(feature, owner_feature) as resolved_feature,
         coalesce(workflow, owner_workflow) as resolved_workflow,
-        coalesce(team, tagged_employee_team, owner_team) as resolved_team,
+        coalesce(team, tagged_employee_team, gateway_team, owner_team) as resolved_team,
         coalesce(employee_id, owner_employee_id) as resolved_employee_id
 
     from with_tagged_employee_team
@@ -440,6 +447,7 @@ final as (
         workflow as tagged_workflow,
         team as tagged_team,
         employee_id as tagged_employee_id,
+        gateway_team,
         key_name,
         project_name,
         resolved_feature as feature,
@@ -448,6 +456,7 @@ final as (
         resolved_employee_id as employee_id,
         case
             when has_request_tag then 'request_tag'
+            when gateway_team is not null then 'gateway_team'
             else coalesce(owner_attribution_method, 'untagged')
         end as attribution_method
 

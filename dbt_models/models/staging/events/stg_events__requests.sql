@@ -2,8 +2,10 @@
 -- event_file, litellm, otel).
 --   1. Tags take one spelling (normalize_tag_value: lower-case, trimmed, whitespace -> '-'). A source's
 --      structured tag field wins over a `key:value` tag in its tag list (raw_tags) for the same dimension.
---   2. A request landed more than once by ONE source keeps that source's EARLIEST loaded copy
---      (_loaded_at, then file, then line), so re-loading a file never changes the answer.
+--   2. A request landed more than once by ONE source keeps that source's LATEST delivery: the copy with
+--      the latest updated_at when the producer sends one, else from the file modified last
+--      (_source_modified_at), then loaded last, then the last file and line. A corrected re-delivery
+--      therefore replaces the earlier copy; the superseded copy stays in raw.
 --   3. A request seen by several sources keeps the row of the first source in
 --      request_source_precedence() (macros/request_sources.sql): its time, model and tokens. Each tag,
 --      and api_key_id / project_id, missing on that row is taken from the next source that has it.
@@ -11,11 +13,11 @@
 -- depends_on: {{ ref('int_rebuild_days') }}
 {%- set tags = tag_dimensions() %}
 {%- set placement = placement_tag_keys() %}
-{%- set merged = (tags.keys() | list) + (placement.keys() | list) %}
+{%- set merged = (tags.keys() | list) + (placement.keys() | list) + ['gateway_team'] %}
 {%- set normalized_columns = ['request_id', 'occurred_at', 'provider', 'model', 'uncached_input_tokens',
                               'cache_read_input_tokens', 'cache_write_input_tokens', 'output_tokens', 'batch',
-                              'service_tier'] + merged + ['source_system', 'source_rank', 'raw_tags',
-                              '_source_file', '_source_line', '_loaded_at'] %}
+                              'service_tier'] + merged + ['updated_at', 'source_system', 'source_rank',
+                              'raw_tags', '_source_file', '_source_line', '_loaded_at', '_source_modified_at'] %}
 with
 
 source as (
@@ -51,12 +53,15 @@ normalized as (
         {% for col, keys in placement.items() -%}
         coalesce(nullif(trim({{ col }}), ''), nullif(trim({{ tag_from_list('raw_tags', keys) }}), '')) as {{ col }},
         {% endfor -%}
+        {{ normalize_tag_value('gateway_team') }} as gateway_team,
+        updated_at,
         source_system,
         {{ source_precedence_rank('source_system') }} as source_rank,
         raw_tags,
         _source_file,
         _source_line,
-        _loaded_at
+        _loaded_at,
+        _source_modified_at
 
     from source
 
@@ -82,7 +87,7 @@ copies as (
 
 ),
 
-first_copy_per_source as (
+latest_copy_per_source as (
 
     -- requests landed more than once (by one source or several); most requests are landed once and
     -- skip the windows below
@@ -91,7 +96,8 @@ first_copy_per_source as (
             *,
             row_number() over (
                 partition by request_id, source_system
-                order by _loaded_at, _source_file, _source_line
+                order by updated_at desc nulls last, _source_modified_at desc nulls last, _loaded_at desc,
+                    _source_file desc, _source_line desc
             ) as copy_rank
         from copies
         where copy_count > 1
@@ -114,7 +120,7 @@ merged_copies as (
             max({{ col }}) over (partition by request_id)
         ) as merged_{{ col }}{% if not loop.last %},{% endif %}
         {% endfor %}
-    from first_copy_per_source
+    from latest_copy_per_source
 
 ),
 
@@ -168,6 +174,7 @@ winners as (
         {% for dim in tags.keys() -%}
         merged_{{ dim }} as {{ dim }},
         {% endfor -%}
+        merged_gateway_team as gateway_team,
         source_system,
         source_count,
         (
@@ -206,6 +213,7 @@ final as (
         {% for dim in tags.keys() -%}
         {{ dim }},
         {% endfor -%}
+        gateway_team,
         source_system,
         source_count,
         has_merged_tags,

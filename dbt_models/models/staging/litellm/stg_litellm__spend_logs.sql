@@ -10,6 +10,10 @@
 -- LiteLLM's own api_key is the hash of ITS virtual key, never a provider key: a gateway row knows the
 -- provider key and project only when the caller or the deployment says so (spend_logs_metadata, or
 -- `api_key:` / `project:` tags read in stg_events__requests).
+-- request_id is the provider's response id (response.id) when LiteLLM logged the response, else
+-- LiteLLM's request_id, so a gateway row and a span or event of the same call share one id.
+-- gateway_team is LiteLLM's own team of the virtual key (its alias, else its id): an attribution source
+-- below the request's tags (int_request_events_attributed).
 {%- set metadata_tags = ['feature', 'workflow', 'task_id', 'team', 'employee_id'] %}
 with
 
@@ -22,7 +26,8 @@ source as (
 renamed as (
 
     select
-        request_id,
+        coalesce(nullif(trim(response_id), ''), request_id) as request_id,
+        request_id as gateway_request_id,
         start_time as occurred_at,
         {{ litellm_provider('custom_llm_provider') }} as provider,
         model as reported_model,
@@ -37,6 +42,8 @@ renamed as (
         {% endfor -%}
         coalesce({{ json_field('spend_logs_metadata', 'customer_id') }}, nullif(trim(end_user), '')) as customer_id,
         request_tags as raw_tags,
+        coalesce(nullif(trim(team_alias), ''), nullif(trim(team_id), '')) as gateway_team,
+        nullif(trim(key_alias), '') as gateway_key_alias,
         _source_file,
         _source_line,
         _loaded_at
@@ -49,6 +56,7 @@ final as (
 
     select
         request_id,
+        gateway_request_id,
         occurred_at,
         provider,
         case
@@ -68,6 +76,8 @@ final as (
         {{ tag }},
         {% endfor -%}
         customer_id,
+        gateway_team,
+        gateway_key_alias,
         'litellm' as source_system,
         raw_tags,
         _source_file,
