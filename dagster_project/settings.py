@@ -119,6 +119,8 @@ class Settings(BaseSettings):
     otel_tag_map: str | None = Field(None, alias="TOKENSPEND_OTEL_TAG_MAP")
     alert_webhook_url: SecretStr | None = Field(None, alias="TOKENSPEND_ALERT_WEBHOOK_URL")
     anomaly_alert_days: int = Field(7, ge=1, alias="TOKENSPEND_ANOMALY_ALERT_DAYS")
+    # the severity of a file source's rejects check while one of its files is quarantined (defs/events/checks.py)
+    quarantine_severity: Literal["warn", "error"] = Field("warn", alias="TOKENSPEND_QUARANTINE_SEVERITY")
 
     @field_validator("providers_setting", "reconciliation_accepted_causes", mode="before")
     @classmethod

@@ -25,19 +25,38 @@ reads one file at a time.
 Loading is incremental: a file whose path, size and modification time are already in
 `raw.landed_files` is not read again. New and changed files load in batches (one format per batch):
 each batch's files are read in one statement, mapped in one statement, and replace their own rows in
-the raw table, in `raw.rejected_rows` and in `raw.landed_files` in ONE transaction. If a batch cannot
-be read, its files are loaded one at a time, so the error names the file, the files before it load,
-and nothing of the failing file is written. Rejected rows are kept whole with their file, line (for
-Parquet, the row number) and reason, and the good rows of the same file still load.
+the raw table, in `raw.rejected_rows` and in `raw.landed_files` in ONE transaction. Rejected rows are
+kept whole with their file, line (for Parquet, the row number) and reason, and the good rows of the
+same file still load.
+
+A file that cannot be read as a whole (UTF-16 or UTF-32 text, a truncated or corrupt `.gz`, text that
+is not UTF-8, a Parquet file that is not Parquet) is quarantined instead of failing the load: if a
+batch cannot be read, its files are loaded one at a time, and a file that still cannot be read gets
+one `raw.landed_files` row with its `quarantine_reason` (DuckDB's error, shortened) and nothing else,
+in one transaction, while the other files load. The row carries the unreadable version's size and
+modification time, so the file is read again only once it changes. A file that loaded before and was
+then replaced by an unreadable version keeps its earlier rows and rejects (the entry keeps their
+counts) until a readable version replaces them: the latest good data stays rather than none. Only the
+reading of the files quarantines: an error of the warehouse, of memory or of the code is raised.
+
+JSON lines are lines split at `\\n` only. The fast reader (DuckDB's CSV reader, one column) refuses a
+line holding a lone `\\r` (and files mixing `\\n` and `\\r\\n`); such a file is read again exactly, line
+by line in DuckDB (`_exact_lines`, slower, one file), so a raw control byte makes its line a rejected
+line (`not valid JSON`), never a rejected file.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import gzip
 import json
+import re
+import tempfile
+import zlib
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
@@ -58,6 +77,17 @@ _PLAIN_TYPES = ("BOOLEAN", "TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT"
                 "UINTEGER", "UBIGINT", "UHUGEINT", "FLOAT", "DOUBLE", "DECIMAL", "DATE", "TIME", "INTERVAL")
 # `_record_error` of a blank line in field records read by position: neither a row nor a reject.
 BLANK_LINE = "blank line"
+# The line reader's column delimiter: a sequence no text line holds (a line that does is read exactly).
+# A single \x1f split lines that hold one, and a trailing one was dropped.
+_LINE_DELIMITER = "\x1f\x1e\x1d\x1c"
+# Byte order marks of text that is not UTF-8 (UTF-32 first: its little-endian mark starts like UTF-16's).
+_NOT_UTF8_MARKS = ((b"\xff\xfe\x00\x00", "UTF-32"), (b"\x00\x00\xfe\xff", "UTF-32"), (b"\xff\xfe", "UTF-16"),
+                   (b"\xfe\xff", "UTF-16"))
+# The longest quarantine reason kept (DuckDB's errors can quote whole lines).
+MAX_REASON_CHARS = 300
+# The most text (decompressed) `_exact_lines` reads: it holds a file's text whole in memory, and a larger
+# file whose lines the fast reader refuses is quarantined instead (the bound of a JSON-lines batch).
+EXACT_MAX_BYTES = 1 << 30
 
 
 def sql_literal(value: str) -> str:
@@ -91,13 +121,32 @@ def field_text(expr: str) -> str:
             f"and strlen({expr}) = length({expr}) then {expr} else nullif(trim({expr}), '') end")
 
 
+class UnreadableFile(ValueError):
+    """A file (or a batch of files) whose content cannot be read as a whole: its encoding, compression or
+    structure. `reason` says why, without the path. The loader quarantines such a file."""
+
+    def __init__(self, where: str, reason: str):
+        super().__init__(f"{where}: {reason}")
+        self.reason = reason
+
+
+# The one file whose lines `_exact_lines` has staged in `_ts_exact`, while the loader reads it again.
+_exact_file: ContextVar[str | None] = ContextVar("tokenspend_exact_file", default=None)
+
+
 def _lines_reader(paths: list[str]) -> str:
-    """`read_csv` of the files as plain text lines: one row per line (a blank line as NULL), with `filename`."""
+    """`read_csv` of the files as plain text lines: one row per line (a blank line as NULL), with `filename`.
+
+    While `_exact_lines` holds the lines of the one file asked for, its table instead (same columns).
+    """
+    if paths == [_exact_file.get()]:
+        return "(select line, filename from _ts_exact)"
     files = "[" + ", ".join(sql_literal(p) for p in paths) + "]"
     # the buffer is sized to the longest line allowed, not the reader's default multiple of it
-    return (f"read_csv({files}, columns = {{'line': 'VARCHAR'}}, header = false, delim = '\x1f', quote = '', "
-            f"escape = '', auto_detect = false, compression = 'auto', max_line_size = {MAX_LINE_BYTES}, "
-            f"buffer_size = {MAX_LINE_BYTES}, filename = true)")
+    return (f"read_csv({files}, columns = {{'line': 'VARCHAR'}}, header = false, "
+            f"delim = {sql_literal(_LINE_DELIMITER)}, quote = '', escape = '', auto_detect = false, "
+            f"compression = 'auto', max_line_size = {MAX_LINE_BYTES}, buffer_size = {MAX_LINE_BYTES}, "
+            "filename = true)")
 
 
 def records_sql(path: Path, fmt: str) -> str:
@@ -155,6 +204,12 @@ class LoadSummary:
     files_loaded: int = 0
     rows_loaded: int = 0
     rows_rejected: int = 0
+    # (path, reason) of each file this load quarantined
+    quarantined: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def files_quarantined(self) -> int:
+        return len(self.quarantined)
 
 
 @dataclass(frozen=True)
@@ -276,8 +331,8 @@ def _parquet_records(con: duckdb.DuckDBPyConnection, source: FileSource, paths: 
     columns = [(name, kind) for name, kind, *_ in con.execute(f"describe select * from {scan}").fetchall()]
     reserved = [c for c, _ in columns if c in _PARQUET_VIRTUAL]
     if reserved:
-        raise ValueError(f"{paths[0] if len(paths) == 1 else 'a Parquet file'}: column {reserved[0]!r} "
-                         "has the name of a column the Parquet reader adds; rename it")
+        raise UnreadableFile(paths[0] if len(paths) == 1 else "a Parquet file",
+                             f"column {reserved[0]!r} has the name of a column the Parquet reader adds; rename it")
     one_file, file_column = _file_column(paths, "filename")
     records = _columns_records(source, scan, file_column, "file_row_number + 1", columns)
     return _Records(records.sql, records.raw_text, file=one_file)
@@ -338,9 +393,10 @@ def _records(con: duckdb.DuckDBPyConnection, source: FileSource, batch: list[_Fi
     raise ValueError(f"{paths[0]}: unsupported file format {fmt!r}")
 
 
-# --- loading -----------------------------------------------------------------------------------------
+# --- reading and mapping a batch ----------------------------------------------------------------------
 
-_TEMP_TABLES = ("_ts_parsed", "_ts_batch", "_ts_lines", "_ts_csv", "_ts_csv_lines")
+_TEMP_TABLES = ("_ts_parsed", "_ts_batch", "_ts_lines", "_ts_csv", "_ts_csv_lines", "_ts_exact",
+                "_ts_exact_split")
 
 
 def _rows_view(con: duckdb.DuckDBPyConnection, records: _Records) -> None:
@@ -392,22 +448,186 @@ def _parse(con: duckdb.DuckDBPyConnection, source: FileSource, records: _Records
             from (with records as ({records.sql}) {source.parse_sql})""")
 
 
-def _load_batch(con: duckdb.DuckDBPyConnection, source: FileSource, batch: list[_File]) -> tuple[int, int]:
-    """Load a batch of files of one format atomically; returns (rows loaded, rows rejected)."""
-    fmt = batch[0].fmt
-    where = str(batch[0].path) if len(batch) == 1 else f"{len(batch)} {fmt} files from {batch[0].path}"
+# --- files that cannot be read ------------------------------------------------------------------------
+
+# Errors of Python's own decompression and decoding (a source's reader may open the file itself).
+_DECODING_ERRORS = (EOFError, zlib.error, gzip.BadGzipFile, UnicodeError)
+
+
+def _about_the_content(exc: BaseException) -> bool:
+    """True when reading a file failed because of what the file holds (encoding, compression, structure).
+
+    DuckDB reports those as invalid input or conversion errors, and a corrupt or truncated compressed
+    stream as an I/O error naming the compression. Every other error (out of memory, interrupted, disk
+    full, permission denied, a missing file, a binder error in a mapping) is not the file's and is raised.
+    """
+    if isinstance(exc, (UnreadableFile, *_DECODING_ERRORS)):
+        return True
+    if isinstance(exc, duckdb.InvalidInputException | duckdb.ConversionException):
+        return True
+    return (isinstance(exc, duckdb.IOException)
+            and re.search(r"gzip|zstd|compress", str(exc), re.IGNORECASE) is not None)
+
+
+def _line_reader_refused(exc: BaseException) -> bool:
+    """True when DuckDB's CSV reader refused a file's lines: a lone carriage return (or mixed line ends)
+    stops its state machine, and a line holding its delimiter has too many columns."""
+    return isinstance(exc, duckdb.InvalidInputException) and any(
+        s in str(exc) for s in ("state machine reached an invalid state", "Expected Number of Columns"))
+
+
+def _reason(exc: BaseException, paths: list[Path], fmt: str) -> str:
+    """Why a file could not be read, from the error: its own lines only (not the quoted line, DuckDB's
+    hints, the reader's options or the SQL), a file named by its name, at most MAX_REASON_CHARS."""
+    if isinstance(exc, UnreadableFile):
+        return exc.reason
+    kept = []
+    for line in str(exc).splitlines():
+        line = line.strip()
+        if not line or line.startswith(("Possible ", "LINE ")):
+            break
+        if not line.startswith("Original Line"):
+            kept.append(line)
+    text = re.sub(r"^[A-Za-z ]*Error: ", "", " ".join(kept)) or type(exc).__name__
+    if fmt == "jsonl":  # the line reader is DuckDB's CSV reader; its errors name a line, not a CSV row
+        text = re.sub(r"CSV Error on Line: (\d+)", r"line \1:", text)
+    for path in paths:
+        text = text.replace(str(path), path.name)
+    if len(text) > MAX_REASON_CHARS:
+        text = text[: MAX_REASON_CHARS - 3] + "..."
+    return f"could not be read as {fmt}: {text}"
+
+
+def _not_utf8(f: _File) -> str | None:
+    """Why a text file is not UTF-8, from a UTF-16 or UTF-32 byte order mark at its start; else None.
+
+    Read from the file's first bytes (decompressed), before any batch: DuckDB would read a UTF-16 CSV as
+    rows of garbage, and refuse UTF-16 JSON lines with a less telling error. Text without a mark is left
+    to the readers (its lines are rejected as not JSON, or the file is refused as not UTF-8).
+    """
+    if f.fmt == "parquet":
+        return None
     try:
+        with (gzip.open if f.path.name.lower().endswith(_GZ) else open)(f.path, "rb") as stream:
+            head = stream.read(4)
+    except (OSError, *_DECODING_ERRORS):
+        return None  # the reader reports it
+    for mark, encoding in _NOT_UTF8_MARKS:
+        if head.startswith(mark):
+            return f"not UTF-8: {encoding} text (byte order mark {mark.hex(' ').upper()}); save the file as UTF-8"
+    return None
+
+
+@contextlib.contextmanager
+def _exact_lines(con: duckdb.DuckDBPyConnection, path: Path) -> Iterator[None]:
+    """Stage the lines of one JSON-lines file exactly, split at `\\n` only, in `_ts_exact` (`line`,
+    `filename`, in order, a blank line as NULL, a line's final `\\r` and the file's UTF-8 byte order mark
+    dropped), and have `_lines_reader` read them there while the context lasts.
+
+    The file is read whole (`read_text`), so this is only for a file the fast reader refused, of at most
+    EXACT_MAX_BYTES of text (else UnreadableFile); a `.gz` file is first decompressed (streamed, by
+    Python's gzip) to a temporary file. Text that is not UTF-8 is refused by `read_text`.
+    """
+    too_large = UnreadableFile(str(path),
+                               f"over {EXACT_MAX_BYTES >> 20} MiB of text, too large to read exactly")
+    with contextlib.ExitStack() as cleanup:
+        text_path = path
+        if path.name.lower().endswith(_GZ):
+            folder = Path(cleanup.enter_context(tempfile.TemporaryDirectory(prefix="tokenspend-lines-")))
+            text_path = folder / "lines.txt"
+            with gzip.open(path, "rb") as compressed, text_path.open("wb") as plain:
+                while chunk := compressed.read(1 << 20):  # stopped at the bound, not after a huge copy
+                    if plain.tell() + len(chunk) > EXACT_MAX_BYTES:
+                        raise too_large
+                    plain.write(chunk)
+        elif path.stat().st_size > EXACT_MAX_BYTES:
+            raise too_large
+        # split, then unnest, as two statements: one statement doing both is far slower on large files
+        con.execute(f"""
+            create or replace temp table _ts_exact_split as
+            select string_split(case when starts_with(content, chr(65279)) then substr(content, 2)
+                                     else content end, chr(10)) as lines
+            from read_text({sql_literal(str(text_path))})""")
+        with _insertion_order(con, preserve=True):
+            con.execute(f"""
+                create or replace temp table _ts_exact as
+                select nullif(regexp_replace(line, '\\r$', ''), '') as line, {sql_literal(str(path))} as filename
+                from (select unnest(lines) as line from _ts_exact_split)""")
+        con.execute("drop table _ts_exact_split")
+    token = _exact_file.set(str(path))
+    try:
+        yield
+    finally:
+        _exact_file.reset(token)
+
+
+def _read_records(con: duckdb.DuckDBPyConnection, source: FileSource, batch: list[_File]) -> _Records:
+    """Read and map the batch into `_ts_parsed` (again, more tolerantly, when its records say how)."""
+    records = _records(con, source, batch)
+    try:
+        _parse(con, source, records)
+    except duckdb.Error as exc:
+        if records.retry is None or _line_reader_refused(exc):
+            raise
+        records = records.retry()
+        _parse(con, source, records)
+    return records
+
+
+def _read(con: duckdb.DuckDBPyConnection, source: FileSource, batch: list[_File]) -> _Records:
+    """`_read_records`, reading one JSON-lines file again exactly when the fast line reader refused it.
+
+    Raises UnreadableFile when the files' content cannot be read; any other error as it is.
+    """
+    fmt = batch[0].fmt
+    try:
+        return _read_records(con, source, batch)
+    except Exception as exc:  # sorted below: only errors about the content quarantine
+        if not _about_the_content(exc):
+            raise
+        error: BaseException = exc
+    if len(batch) == 1 and fmt == "jsonl" and _line_reader_refused(error):
         try:
-            records = _records(con, source, batch)
-            try:
-                _parse(con, source, records)
-            except duckdb.Error:
-                if records.retry is None:
-                    raise
-                records = records.retry()
-                _parse(con, source, records)
-        except duckdb.Error as exc:
-            raise ValueError(f"{where}: could not be read as {fmt}: {exc}") from exc
+            with _exact_lines(con, batch[0].path):
+                return _read_records(con, source, batch)
+        except UnreadableFile as exc:  # too large to read exactly
+            raise UnreadableFile(str(batch[0].path), "could not be read as jsonl: a lone carriage return or "
+                                 f"mixed line ends, which only the exact reader reads, and {exc.reason}") from error
+        except Exception as exc:
+            if not _about_the_content(exc):
+                raise
+            error = exc
+    where = str(batch[0].path) if len(batch) == 1 else f"{len(batch)} {fmt} files from {batch[0].path}"
+    raise UnreadableFile(where, _reason(error, [f.path for f in batch], fmt)) from error
+
+
+def _quarantine(con: duckdb.DuckDBPyConnection, source: FileSource, f: _File, reason: str) -> None:
+    """Record `f` as quarantined: its `raw.landed_files` row (this version's size and modification time,
+    so it is read again only once it changes) with the reason, in one transaction; nothing else.
+
+    Rows an earlier version of the file loaded stay, and the row keeps their counts, so the entries
+    still add up to what the raw tables hold.
+    """
+    key = [source.name, str(f.path)]
+    kept = con.execute("select rows_loaded, rows_rejected from raw.landed_files where source = ? and path = ?",
+                       key).fetchone() or (0, 0)
+    loaded_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    replace_slices(con, [Slice(
+        "landed_files", "source = ? and path = ?", key,
+        "select ? as source, ? as path, ? as size_bytes, ?::timestamp as modified_at, ? as rows_loaded, "
+        "? as rows_rejected, ? as quarantine_reason, ?::timestamp as _loaded_at",
+        [*key, f.size, f.modified, *kept, reason, loaded_at],
+    )])
+
+
+# --- loading -----------------------------------------------------------------------------------------
+
+def _load_batch(con: duckdb.DuckDBPyConnection, source: FileSource, batch: list[_File]) -> tuple[int, int]:
+    """Load a batch of files of one format atomically; returns (rows loaded, rows rejected).
+
+    Raises UnreadableFile, having written nothing, when the batch cannot be read."""
+    try:
+        records = _read(con, source, batch)
         _rows_view(con, records)
         con.execute(
             "create or replace temp table _ts_batch as select unnest(?::varchar[]) as path, "
@@ -426,8 +646,10 @@ def _load_batch(con: duckdb.DuckDBPyConnection, source: FileSource, batch: list[
             good, bad, _ = replace_slices(con, [
                 Slice(
                     source.table, in_batch, [],
-                    "select * exclude (_reject_reason, raw_record), ?::timestamp as _loaded_at from _ts_rows "
-                    "where _reject_reason is null",
+                    # each row keeps its file's modification time: staging orders re-deliveries by it
+                    "select r.* exclude (_reject_reason, raw_record), b.modified_at as _source_modified_at, "
+                    "?::timestamp as _loaded_at from _ts_rows r join _ts_batch b on r._source_file = b.path "
+                    "where r._reject_reason is null",
                     [loaded_at],
                 ),
                 Slice(
@@ -472,7 +694,11 @@ def _batches(source: FileSource, files: list[_File]) -> Iterator[list[_File]]:
 
 
 def load_new_files(con: duckdb.DuckDBPyConnection, source: FileSource, landing_dir: Path) -> LoadSummary:
-    """Load every file of `source` that is new or changed since it was last loaded."""
+    """Load every file of `source` that is new or changed since it was last loaded (or quarantined).
+
+    A file that cannot be read is quarantined (`_quarantine`) and the other files load; errors that are
+    not about a file's content are raised.
+    """
     landed = {
         path: (size, modified)
         for path, size, modified in con.execute(
@@ -487,16 +713,34 @@ def load_new_files(con: duckdb.DuckDBPyConnection, source: FileSource, landing_d
         modified = dt.datetime.fromtimestamp(stat.st_mtime, dt.UTC).replace(tzinfo=None)
         if landed.get(str(path)) != (stat.st_size, modified):
             pending.append(_File(path, file_format(path), stat.st_size, modified))
-    for batch in _batches(source, pending):
+
+    def quarantine(f: _File, reason: str) -> None:
+        _quarantine(con, source, f, reason)
+        summary.quarantined.append((str(f.path), reason))
+
+    def loaded(files: int, rows: tuple[int, int]) -> None:
+        summary.files_loaded += files
+        summary.rows_loaded += rows[0]
+        summary.rows_rejected += rows[1]
+
+    readable = []
+    for f in pending:
+        if (reason := _not_utf8(f)) is not None:
+            quarantine(f, reason)
+        else:
+            readable.append(f)
+    for batch in _batches(source, readable):
         try:
-            results = [(len(batch), _load_batch(con, source, batch))]
-        except ValueError:
+            loaded(len(batch), _load_batch(con, source, batch))
+            continue
+        except UnreadableFile as exc:
             if len(batch) == 1:
-                raise
-            # narrow the failure to its file: load one at a time (the failing file raises, naming itself)
-            results = [(1, _load_batch(con, source, [f])) for f in batch]
-        for files, (good, bad) in results:
-            summary.files_loaded += files
-            summary.rows_loaded += good
-            summary.rows_rejected += bad
+                quarantine(batch[0], exc.reason)
+                continue
+        # narrow the failure to its files: load them one at a time, quarantining those that cannot be read
+        for f in batch:
+            try:
+                loaded(1, _load_batch(con, source, [f]))
+            except UnreadableFile as exc:
+                quarantine(f, exc.reason)
     return summary

@@ -2,8 +2,9 @@
 
 Raw tables keep the source's own fields and units (OpenAI dollars as sent, Anthropic cents as sent,
 inclusive or disjoint token classes as sent); converting them is staging's job, in dbt. Every row
-carries where it came from (`_source_file`, and `_page` or `_source_line`) and when it was loaded,
-so any figure in a mart can be traced back to a landed response or file line.
+carries where it came from (`_source_file`, and `_page` or `_source_line`; for a file, its modification
+time `_source_modified_at`) and when it was loaded, so any figure in a mart can be traced back to a
+landed response or file line.
 
 Money arrives as JSON text and is kept as VARCHAR here, so no float ever touches it; staging casts
 it to DECIMAL.
@@ -151,6 +152,7 @@ RAW_TABLES: dict[str, str] = {
         source_usage VARCHAR,
         _source_file VARCHAR NOT NULL,
         _source_line BIGINT,
+        _source_modified_at TIMESTAMP,
         _loaded_at TIMESTAMP NOT NULL""",
     # LiteLLM proxy spend logs (LiteLLM_SpendLogs rows, exported or copied from its database), one row per
     # call that reached the provider, in LiteLLM's own fields. prompt_tokens INCLUDES cached_tokens and
@@ -178,6 +180,7 @@ RAW_TABLES: dict[str, str] = {
         request_tags VARCHAR,
         _source_file VARCHAR NOT NULL,
         _source_line BIGINT,
+        _source_modified_at TIMESTAMP,
         _loaded_at TIMESTAMP NOT NULL""",
     # OpenTelemetry GenAI inference spans (OTLP/JSON), one row per span that reports usage, under the
     # semantic conventions' names (a deprecated name is read when the current one is absent).
@@ -202,6 +205,7 @@ RAW_TABLES: dict[str, str] = {
         resource_attributes VARCHAR,
         _source_file VARCHAR NOT NULL,
         _source_line BIGINT,
+        _source_modified_at TIMESTAMP,
         _loaded_at TIMESTAMP NOT NULL""",
     # Workflow outcome events: a task completed (success) or failed.
     "outcome_events": """
@@ -212,6 +216,7 @@ RAW_TABLES: dict[str, str] = {
         outcome VARCHAR NOT NULL,
         _source_file VARCHAR NOT NULL,
         _source_line BIGINT,
+        _source_modified_at TIMESTAMP,
         _loaded_at TIMESTAMP NOT NULL""",
     # Rows refused by a file loader, kept whole with their reason; nothing is lost.
     "rejected_rows": """
@@ -221,7 +226,10 @@ RAW_TABLES: dict[str, str] = {
         reason VARCHAR NOT NULL,
         raw_record VARCHAR,
         _loaded_at TIMESTAMP NOT NULL""",
-    # One row per landed file, so a file is read once (incremental loading).
+    # One row per landed file, so a file is read once (incremental loading). quarantine_reason is null for
+    # a file that loaded, else why its present version (the size and modification time here) could not be
+    # read: nothing of it is loaded, and it is read again once it changes. rows_loaded and rows_rejected
+    # count the file's rows in the raw tables (for a quarantined file, those an earlier version loaded).
     "landed_files": """
         source VARCHAR NOT NULL,
         path VARCHAR NOT NULL,
@@ -229,6 +237,7 @@ RAW_TABLES: dict[str, str] = {
         modified_at TIMESTAMP NOT NULL,
         rows_loaded BIGINT NOT NULL,
         rows_rejected BIGINT NOT NULL,
+        quarantine_reason VARCHAR,
         _loaded_at TIMESTAMP NOT NULL""",
 }
 
@@ -236,7 +245,10 @@ RAW_TABLES: dict[str, str] = {
 # Columns added to a table after its first release. `create table if not exists` leaves an existing
 # warehouse's table as it was, so these are added in place (nullable: old rows have no value).
 ADDED_COLUMNS: dict[str, tuple[str, ...]] = {
-    "request_events": ("raw_tags VARCHAR", "source_usage VARCHAR", "updated_at TIMESTAMP"),
+    "request_events": ("raw_tags VARCHAR", "source_usage VARCHAR", "updated_at TIMESTAMP",
+                       "_source_modified_at TIMESTAMP"),
+    "outcome_events": ("_source_modified_at TIMESTAMP",),
+    "landed_files": ("quarantine_reason VARCHAR",),
 }
 
 

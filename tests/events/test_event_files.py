@@ -134,16 +134,18 @@ def test_loaded_files_are_not_read_again_and_changed_files_replace_their_rows(tm
     assert files == [(3, 0)]
 
 
-def test_a_file_that_cannot_be_read_fails_loudly_and_changes_nothing(tmp_path):
+def test_a_file_that_cannot_be_read_is_quarantined_and_changes_nothing_else(tmp_path):
     landing = tmp_path / "landing"
     write_jsonl(landing / "events" / "a.jsonl", [event(request_id="a")])
     with connect(tmp_path / "w.duckdb") as con:
         load_new_files(con, EVENT_FILES, landing)
         (landing / "events" / "b.parquet").write_bytes(b"this is not parquet")
-        with pytest.raises(ValueError, match=r"b\.parquet: could not be read as parquet"):
-            load_new_files(con, EVENT_FILES, landing)
+        summary = load_new_files(con, EVENT_FILES, landing)
+        assert summary.quarantined == [(str(landing / "events" / "b.parquet"),
+                                        "could not be read as parquet: No magic bytes found at end of file 'b.parquet'")]
         assert con.execute("select count(*) from raw.request_events").fetchone()[0] == 1
-        assert con.execute("select count(*) from raw.landed_files").fetchone()[0] == 1
+        assert con.execute("select regexp_extract(path, '[^/]+$'), rows_loaded, quarantine_reason is not null "
+                           "from raw.landed_files order by 1").fetchall() == [("a.jsonl", 1, False), ("b.parquet", 0, True)]
 
 
 def test_line_numbers_follow_the_file_on_large_files(tmp_path):

@@ -212,13 +212,19 @@ def test_parquet_files_with_different_columns_load_in_one_batch(tmp_path, batche
                     ("b1", "search", 1, 0, 1), ("b2", "search", 2, 0, 2)]
 
 
-def test_a_parquet_column_named_like_the_readers_own_is_refused_by_name(tmp_path):
+def test_a_parquet_column_named_like_the_readers_own_quarantines_the_file_by_name(tmp_path):
     landing = tmp_path / "landing"
     (landing / "events").mkdir(parents=True)
     with duckdb.connect() as con:
         con.execute(f"copy (select 'x' as request_id, 'f.csv' as filename) to '{landing}/events/x.parquet'")
-    with connect(tmp_path / "w.duckdb") as con, pytest.raises(ValueError, match=r"x\.parquet: column 'filename'"):
-        load_new_files(con, EVENT_FILES, landing)
+        con.execute(f"copy (select 'y' as request_id, '2026-09-01T00:00:00Z' as occurred_at, 'openai' as provider, "
+                    f"'gpt-4.1' as model, 1 as output_tokens) to '{landing}/events/y.parquet'")
+    with connect(tmp_path / "w.duckdb") as con:
+        summary = load_new_files(con, EVENT_FILES, landing)
+        rows = con.execute("select request_id from raw.request_events").fetchall()
+    assert summary.quarantined == [(str(landing / "events" / "x.parquet"),
+                                    "column 'filename' has the name of a column the Parquet reader adds; rename it")]
+    assert rows == [("y",)]
 
 
 def test_a_changed_file_replaces_its_own_rows_and_rejects_and_leaves_the_others(tmp_path, batches):
@@ -245,7 +251,7 @@ def test_a_changed_file_replaces_its_own_rows_and_rejects_and_leaves_the_others(
     assert landed == [("a.jsonl", 1, 0), ("b.jsonl", 2, 1), ("c.jsonl", 1, 0)]
 
 
-def test_a_batch_that_cannot_be_read_is_narrowed_to_its_file_and_changes_nothing_of_it(tmp_path, batches):
+def test_a_batch_that_cannot_be_read_is_narrowed_to_its_file_which_is_quarantined(tmp_path, batches):
     landing = tmp_path / "landing"
     events = landing / "events"
     events.mkdir(parents=True)
@@ -253,14 +259,18 @@ def test_a_batch_that_cannot_be_read_is_narrowed_to_its_file_and_changes_nothing
     (events / "b.jsonl").write_bytes(json.dumps(event(request_id="b1")).encode() + b"\n\xff\xfe broken\n")
     (events / "c.jsonl").write_text(json.dumps(event(request_id="c1")) + "\n")
     with connect(tmp_path / "w.duckdb") as con:
-        with pytest.raises(ValueError, match=r"b\.jsonl: could not be read as jsonl"):
-            load_new_files(con, EVENT_FILES, landing)
-        rows = con.execute("select request_id from raw.request_events").fetchall()
-        landed = con.execute("select right(path, 7) from raw.landed_files").fetchall()
-    # the batch of three fails as a whole; one at a time, the file before the bad one loads
-    assert batches == [["a.jsonl", "b.jsonl", "c.jsonl"], ["a.jsonl"], ["b.jsonl"]]
-    assert rows == [("a1",)]
-    assert landed == [("a.jsonl",)]
+        summary = load_new_files(con, EVENT_FILES, landing)
+        rows = con.execute("select request_id from raw.request_events order by 1").fetchall()
+        landed = con.execute("select right(path, 7), rows_loaded, quarantine_reason from raw.landed_files "
+                             "order by 1").fetchall()
+        rejects = con.execute("select count(*) from raw.rejected_rows").fetchone()[0]
+    # the batch of three fails as a whole; one at a time, the files around the bad one load
+    assert batches == [["a.jsonl", "b.jsonl", "c.jsonl"], ["a.jsonl"], ["b.jsonl"], ["c.jsonl"]]
+    assert rows == [("a1",), ("c1",)] and rejects == 0
+    reason = ("could not be read as jsonl: line 2: Invalid unicode (byte sequence mismatch) detected. "
+              "This file is not utf-8 encoded.")
+    assert landed == [("a.jsonl", 1, None), ("b.jsonl", 0, reason), ("c.jsonl", 1, None)]
+    assert (summary.files_loaded, summary.quarantined) == (2, [(str(events / "b.jsonl"), reason)])
 
 
 def test_batches_follow_the_files_order_and_bounds(tmp_path, monkeypatch, batches):
@@ -336,14 +346,83 @@ def test_batches_are_bounded_in_bytes(tmp_path, monkeypatch, batches):
     assert batches == [["a.jsonl", "b.jsonl"], ["c.jsonl"]]
 
 
-def test_the_session_keeps_its_insertion_order_setting_after_a_load_and_a_failed_one(tmp_path):
+def test_the_session_keeps_its_insertion_order_setting_after_a_load_a_quarantine_and_a_failed_one(
+        tmp_path, monkeypatch):
     landing = tmp_path / "landing"
     write_lines(landing / "events" / "a.jsonl", [json.dumps(event(request_id="a"))])
+    setting = "select current_setting('preserve_insertion_order')"
     with connect(tmp_path / "w.duckdb") as con:
         load_new_files(con, EVENT_FILES, landing)
-        assert con.execute("select current_setting('preserve_insertion_order')").fetchone()[0] is True
+        assert con.execute(setting).fetchone()[0] is True
         (landing / "events" / "b.parquet").write_bytes(b"not parquet")
+        # a lone carriage return: the file is read again exactly, staged in order
+        (landing / "events" / "c.jsonl").write_bytes(json.dumps(event(request_id="c")).encode() + b"\r{}\n")
         con.execute("set preserve_insertion_order = false")
-        with pytest.raises(ValueError, match="could not be read"):
+        assert load_new_files(con, EVENT_FILES, landing).files_quarantined == 1
+        assert con.execute(setting).fetchone()[0] is False
+        write_lines(landing / "events" / "d.jsonl", [json.dumps(event(request_id="d"))])
+        monkeypatch.setattr(file_ingest, "replace_slices", lambda con, slices: 1 / 0)
+        with pytest.raises(ZeroDivisionError):
             load_new_files(con, EVENT_FILES, landing)
-        assert con.execute("select current_setting('preserve_insertion_order')").fetchone()[0] is False
+        assert con.execute(setting).fetchone()[0] is False
+
+
+def test_a_file_with_a_lone_carriage_return_is_read_exactly_and_keeps_its_line_numbers(tmp_path, batches):
+    landing = tmp_path / "landing"
+    events = landing / "events"
+    events.mkdir(parents=True)
+    lines = [json.dumps(event(request_id=f"a{i}", output_tokens=i)) for i in range(1, 2001)]
+    lines[999] = lines[999].replace('"model"', '"mo\rdel"')       # line 1000: \r inside a key
+    lines[1499] = "  \t "                                          # line 1500: blank
+    text = "\ufeff" + "\r\n".join(lines[:10]) + "\r\n" + "\n".join(lines[10:])   # a BOM, both line ends
+    with gzip.open(events / "a.jsonl.gz", "wt", encoding="utf-8", newline="") as f:
+        f.write(text)
+    write_lines(events / "b.jsonl", [json.dumps(event(request_id="b1"))])
+    with connect(tmp_path / "w.duckdb") as con:
+        summary = load_new_files(con, EVENT_FILES, landing)
+        good = con.execute("select count(*), count(*) filter (where output_tokens <> _source_line), "
+                           "min(_source_line), max(_source_line) from raw.request_events "
+                           "where request_id like 'a%'").fetchone()
+        rejects = con.execute("select _source_line, reason, raw_record from raw.rejected_rows").fetchall()
+    assert batches == [["a.jsonl.gz", "b.jsonl"], ["a.jsonl.gz"], ["b.jsonl"]]
+    assert (summary.files_loaded, summary.files_quarantined, summary.rows_loaded) == (2, 0, 1998 + 1)
+    assert good == (1998, 0, 1, 2000)
+    assert rejects == [(1000, "not valid JSON", lines[999])]
+
+
+@pytest.mark.parametrize(("error", "reason"), [
+    (duckdb.IOException("IO Error: Unexpected end of GZIP stream: /l/events/a.jsonl.gz"),
+     "could not be read as jsonl: Unexpected end of GZIP stream: a.jsonl.gz"),
+    (duckdb.InvalidInputException("Invalid Input Error: CSV Error on Line: 7\nOriginal Line: {\"secret\": 1}\n"
+                                  "Invalid unicode (byte sequence mismatch) detected.\n\nPossible Solution: ...\n"
+                                  "  file = /l/events/a.jsonl"),
+     "could not be read as jsonl: line 7: Invalid unicode (byte sequence mismatch) detected."),
+    (duckdb.InvalidInputException("Invalid Input Error: No magic bytes found at end of file '/l/events/a.jsonl'\n\n"
+                                  "LINE 1: select * from read_parquet('/l/events/a.jsonl')"),
+     "could not be read as jsonl: No magic bytes found at end of file 'a.jsonl'"),
+    (EOFError("Compressed file ended before the end-of-stream marker was reached"),
+     "could not be read as jsonl: Compressed file ended before the end-of-stream marker was reached"),
+    (duckdb.ConversionException("Conversion Error: " + "x" * 1000), "could not be read as jsonl: " + "x" * 297 + "..."),
+])
+def test_a_quarantine_reason_is_the_errors_own_text_shortened(error, reason):
+    from pathlib import Path
+
+    assert file_ingest._reason(error, [Path("/l/events/a.jsonl.gz"), Path("/l/events/a.jsonl")], "jsonl") == reason
+
+
+@pytest.mark.parametrize(("error", "quarantined"), [
+    (duckdb.IOException("IO Error: Input is not a GZIP stream: /a.jsonl.gz"), True),
+    (duckdb.IOException("IO Error: Could not write file \"/tmp/x.tmp\": No space left on device"), False),
+    (duckdb.IOException('IO Error: Cannot open file "/a.jsonl": Permission denied'), False),
+    (duckdb.IOException('IO Error: No files found that match the pattern "/a.jsonl"'), False),
+    (duckdb.OutOfMemoryException("Out of Memory Error: failed to allocate"), False),
+    (duckdb.BinderException("Binder Error: column v not found"), False),
+    (duckdb.InvalidInputException("Invalid Input Error: Malformed JSON"), True),
+    (duckdb.ConversionException("Conversion Error: Malformed JSON"), True),
+    (file_ingest.UnreadableFile("a.parquet", "column 'filename'"), True),
+    (EOFError("Compressed file ended"), True),
+    (PermissionError(13, "Permission denied"), False),
+    (ValueError("a bug"), False),
+])
+def test_only_errors_about_a_files_content_quarantine_it(error, quarantined):
+    assert file_ingest._about_the_content(error) is quarantined

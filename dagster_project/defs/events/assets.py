@@ -22,25 +22,35 @@ def _metadata(summaries: dict[str, LoadSummary]) -> dict:
         totals.files_loaded += s.files_loaded
         totals.rows_loaded += s.rows_loaded
         totals.rows_rejected += s.rows_rejected
+        totals.quarantined += s.quarantined
     table = "\n".join(
-        ["| source | files seen | new files | rows loaded | rows rejected |", "|---|---|---|---|---|"]
-        + [f"| {n} | {s.files_seen} | {s.files_loaded} | {s.rows_loaded} | {s.rows_rejected} |"
+        ["| source | files seen | new files | quarantined files | rows loaded | rows rejected |",
+         "|---|---|---|---|---|---|"]
+        + [f"| {n} | {s.files_seen} | {s.files_loaded} | {s.files_quarantined} | {s.rows_loaded} | {s.rows_rejected} |"
            for n, s in summaries.items()]
     )
-    return {
+    metadata = {
         "files_seen": totals.files_seen,
         "files_loaded": totals.files_loaded,
+        "files_quarantined": totals.files_quarantined,
         "rows_loaded": totals.rows_loaded,
         "rows_rejected": totals.rows_rejected,
         "by_source": dg.MetadataValue.md(table),
     }
+    if totals.quarantined:
+        metadata["quarantined_files"] = dg.MetadataValue.json(
+            [{"path": path, "reason": reason} for path, reason in totals.quarantined])
+    return metadata
 
 
 def _log(context: dg.AssetExecutionContext, name: str, summary: LoadSummary) -> None:
     context.log.info(
         f"{name}: {summary.files_loaded} new file(s) of {summary.files_seen}, "
-        f"{summary.rows_loaded} row(s) loaded, {summary.rows_rejected} rejected"
+        f"{summary.rows_loaded} row(s) loaded, {summary.rows_rejected} rejected, "
+        f"{summary.files_quarantined} file(s) quarantined"
     )
+    for path, reason in summary.quarantined:
+        context.log.warning(f"{name}: quarantined {path}: {reason} (read again once the file changes)")
 
 
 def _load(context: dg.AssetExecutionContext, source: FileSource) -> dg.MaterializeResult:

@@ -2,13 +2,13 @@
 -- event-log line (raw.request_events), LiteLLM spend-log row (stg_litellm__spend_logs) and inference
 -- span (stg_otel__spans). The same request can appear several times, from one source or several;
 -- stg_events__requests keeps one row per request_id. Tags are as each source wrote them.
--- _source_modified_at is the landed file's modification time (raw.landed_files): with updated_at, when
--- the producer sends it, it orders deliveries of the same request (the latest delivery wins).
+-- _source_modified_at is the landed file's modification time: with updated_at, when the producer sends
+-- it, it orders deliveries of the same request (the latest delivery wins).
 {%- set columns = ['request_id', 'occurred_at', 'provider', 'model', 'api_key_id', 'project_id',
                    'uncached_input_tokens', 'cache_read_input_tokens', 'cache_write_input_tokens', 'output_tokens',
                    'batch', 'service_tier', 'feature', 'workflow', 'task_id', 'team', 'employee_id', 'customer_id',
                    'gateway_team', 'updated_at', 'source_system', 'raw_tags', '_source_file', '_source_line',
-                   '_loaded_at'] %}
+                   '_source_modified_at', '_loaded_at'] %}
 {#- each source's select list: a column the source does not have is a typed null -#}
 {%- set absent = {
     'event_log': ['gateway_team'],
@@ -53,31 +53,13 @@ otel as (
 
 ),
 
-copies as (
+final as (
 
     select * from event_log
     union all
     select * from litellm
     union all
     select * from otel
-
-),
-
-landed_files as (
-
-    select path, modified_at from {{ source('raw', 'landed_files') }}
-
-),
-
-final as (
-
-    select
-        copies.*,
-        landed_files.modified_at as _source_modified_at
-
-    from copies
-    left join landed_files
-        on copies._source_file = landed_files.path
 
 )
 

@@ -46,6 +46,7 @@ renamed as (
         nullif(trim(key_alias), '') as gateway_key_alias,
         _source_file,
         _source_line,
+        _source_modified_at,
         _loaded_at
 
     from source
@@ -82,6 +83,7 @@ final as (
         raw_tags,
         _source_file,
         _source_line,
+        _source_modified_at,
         _loaded_at
 
     from renamed

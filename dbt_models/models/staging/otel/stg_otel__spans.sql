@@ -48,6 +48,7 @@ final as (
         cast(null as {{ dbt.type_string() }}) as raw_tags,
         _source_file,
         _source_line,
+        _source_modified_at,
         _loaded_at
 
     from source
