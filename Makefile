@@ -10,7 +10,7 @@ export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 DEMO_DIR  := $(if $(TOKENSPEND_DEMO_DIR),$(TOKENSPEND_DEMO_DIR),$(CURDIR)/warehouse/demo)
 DEMO_HOME := $(DEMO_DIR)/dagster_home
 
-.PHONY: install run dev demo-dev test lint bench lock clean
+.PHONY: install run dev demo-dev test lint bench lock clean prices demo-prices
 
 install: $(VENV)/.installed
 
@@ -32,6 +32,12 @@ dev: install            ## the Dagster UI of the live deployment (keys and paths
 demo-dev: install       ## the Dagster UI of the demo deployment, with the runs `make run` recorded
 	mkdir -p $(DEMO_HOME)
 	TOKENSPEND_MODE=demo DAGSTER_HOME=$(DEMO_HOME) $(BIN)/dagster dev -m dagster_project.definitions
+
+prices: install         ## price-book rows from the bundled price database for every model the live warehouse has seen
+	$(BIN)/python -m dagster_project.prices
+
+demo-prices: install    ## the same for the demo deployment (writes the repository's seeds/price_book_generated.csv)
+	$(BIN)/python -m dagster_project.prices --demo
 
 test: install           ## lint, then the whole test suite
 	$(BIN)/ruff check dagster_project tests

@@ -147,7 +147,9 @@ def materialize_all(start: dt.date | None = None, end: dt.date | None = None, in
     partitioned = {k for k in keys if graph.get(k).is_partitioned}
     ingest = {k for k in partitioned if graph.get(k).group_name in {f"ingest_{p}" for p in providers}}
     demo = {k for k in keys if graph.get(k).group_name == "demo"}
-    rest = keys - partitioned - demo
+    # the price book's refresh proposes rows for people to review: run by `make prices`, never by a build
+    prices = {k for k in keys if graph.get(k).group_name == "prices"}
+    rest = keys - partitioned - demo - prices
     last = (end - dt.timedelta(days=1)).isoformat()
     print(f"==> {config.mode} mode: warehouse {config.duckdb_path}, landing {config.landing_dir}", flush=True)
     if not providers:

@@ -112,6 +112,8 @@ class Settings(BaseSettings):
     demo_scale: float = Field(1.0, gt=0, alias="TOKENSPEND_DEMO_SCALE")
     untagged_share_warn: float = Field(0.05, ge=0, le=1, alias="TOKENSPEND_UNTAGGED_SHARE_WARN")
     reconciliation_tolerance_pct: float = Field(10.0, ge=0, alias="TOKENSPEND_RECONCILIATION_TOLERANCE_PCT")
+    # the cross-check of the price book against the price database (defs/prices/checks.py)
+    price_crosscheck_tolerance_pct: float = Field(1.0, ge=0, alias="TOKENSPEND_PRICE_CROSSCHECK_TOLERANCE_PCT")
     reconciliation_accepted_causes: Annotated[tuple[str, ...], NoDecode] = Field(
         (), alias="TOKENSPEND_RECONCILIATION_ACCEPTED_CAUSES")
     litellm_database_url: SecretStr | None = Field(None, alias="TOKENSPEND_LITELLM_DATABASE_URL")

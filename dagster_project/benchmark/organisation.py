@@ -268,6 +268,7 @@ def write_seeds(folder: Path, events: int) -> None:
 
     book = _price_book(settings.SEEDS_DIR / "price_book.csv")
     _write_csv(folder / "price_book.csv", list(book[0]), book[1:])
+    _write_csv(folder / "price_book_generated.csv", list(book[0]), [])  # no database rows: `make prices` writes them
 
     _write_csv(folder / "tag_aliases.csv", ["dimension", "alias", "canonical"],
                [("feature", "search", "search-answers"), ("feature", "ticket-summarizer", "ticket-summary"),

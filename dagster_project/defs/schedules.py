@@ -46,7 +46,7 @@ provider_ingest = dg.define_asset_job(
 
 warehouse_build = dg.define_asset_job(
     "warehouse_build",
-    selection=dg.AssetSelection.all() - dg.AssetSelection.groups(*PROVIDER_GROUPS, "demo"),
+    selection=dg.AssetSelection.all() - dg.AssetSelection.groups(*PROVIDER_GROUPS, "demo", "prices"),
     description=(
         "Event and outcome files, every dbt model and test, the asset checks, then the published copy BI tools "
         "open (replaced only when the error-severity checks passed)."

@@ -8,6 +8,7 @@ from decimal import Decimal
 import dagster as dg
 import pytest
 
+from dagster_project.defs.quality.checks import UNPRICED_FIX
 from tests.quality.conftest import (
     GOOD_UNTAGGED_DAYS,
     NEXT_DAY,
@@ -108,9 +109,10 @@ def test_unpriced_spend_warns_with_model_tokens_and_cost(run_check, warehouse_db
     assert result.severity == dg.AssetCheckSeverity.WARN
     failure = failure_for(result, "expect_column_values_to_be_between", "unpriced_rows")
     assert failure["partial_unexpected_index_list"] == [{
-        "unpriced_rows": 2, "provider": "openai", "model": "gpt-9-preview",
-        "unpriced_tokens": 1500.0, "unpriced_cost_usd": 3.0,
+        "unpriced_rows": 2, "provider": "openai", "model": "gpt-9-preview", "unpriced_requests": 2,
+        "unpriced_tokens": 1500.0, "unpriced_cost_usd": 3.0, "fix": UNPRICED_FIX,
     }]
+    assert "make prices" in UNPRICED_FIX
     assert "gpt-9-preview" in result.metadata["failures_table"].value
 
 

@@ -79,6 +79,10 @@ def prepare_manifest(config: Settings | None = None) -> Path:
     config = config or current_settings()
     manifest = dbt_project.manifest_path
     seeds = config.seeds_dir
+    if not (seeds / "price_book_generated.csv").exists():  # a seeds folder from before `make prices`
+        raise FileNotFoundError(
+            f"{seeds} has no price_book_generated.csv (the price database's rows, written by `make prices`): "
+            "run `make prices` once, or copy the header-only file from the repository's seeds/")
     stamp = manifest.parent / SEEDS_STAMP
     stale = (not manifest.exists() or manifest.stat().st_mtime < _newest_mtime([DBT_PROJECT_DIR, seeds])
              or not stamp.exists() or stamp.read_text() != str(seeds))

@@ -38,13 +38,20 @@ from marts.mart_untagged_share
 order by usage_date, provider
 """
 
-UNPRICED_SPEND_SQL = """
+# The command that fixes an unpriced model, named in every failing row (index column `fix`).
+UNPRICED_FIX = ("make prices, then rebuild (a model the price database does not know: add its rows to "
+                "price_book.csv)")
+
+# Per provider x model: the unpriced rows, their requests and tokens, and the billed dollars they carry.
+UNPRICED_SPEND_SQL = f"""
 select
     provider,
     coalesce(model, '(no model)') as model,
     count(*) filter (where is_unpriced) as unpriced_rows,
+    coalesce(sum(request_count) filter (where is_unpriced and record_type <> 'web_search'), 0) as unpriced_requests,
     cast(coalesce(sum(total_tokens) filter (where is_unpriced), 0) as double) as unpriced_tokens,
-    cast(coalesce(sum(cost_usd) filter (where is_unpriced), 0) as double) as unpriced_cost_usd
+    cast(coalesce(sum(cost_usd) filter (where is_unpriced), 0) as double) as unpriced_cost_usd,
+    case when count(*) filter (where is_unpriced) > 0 then '{UNPRICED_FIX}' end as fix
 from marts.fct_token_spend
 where record_type <> 'unmatched_billed'
 group by all

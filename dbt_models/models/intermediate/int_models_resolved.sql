@@ -1,6 +1,9 @@
 -- One row per provider x model id seen in usage, billed costs or request events: the price-book model
 -- it resolves to (the LONGEST matching match_pattern wins; ties: alphabetical priced_model) and the
 -- model_key that matches usage, events and cost lines of the same model across sources.
+-- price_book.csv (people) is read before price_book_generated.csv (the price database, `make prices`):
+-- an id any hand-written pattern matches resolves there, whatever the length of a generated pattern;
+-- price_origin says which file prices the id (macros/price_book.sql).
 with
 
 usage_models as (
@@ -40,14 +43,38 @@ models as (
 
 ),
 
+hand_written as (
+
+    {{ price_book_rows('price_book', 'price_book') }}
+
+),
+
+hand_written_models as (
+
+    select distinct provider, priced_model from hand_written
+
+),
+
 patterns as (
 
+    -- a generated pattern of a model price_book.csv prices (the database names the id as that model)
+    -- resolves to it, and its hand-written rows price it (effective_price_book)
     select distinct
-        lower(trim(provider)) as provider,
-        lower(trim(model)) as priced_model,
-        lower(trim(match_pattern)) as match_pattern
-    from {{ ref('price_book') }}
-    where match_pattern is not null
+        book.provider,
+        book.priced_model,
+        book.match_pattern,
+        case when book.price_origin = 'price_book' then 0 else 1 end as origin_rank,
+        case when hand_written_models.priced_model is not null then 'price_book' else 'price_database' end
+            as price_origin
+    from (
+        select * from hand_written
+        union all
+        {{ price_book_rows('price_book_generated', 'price_database') }}
+    ) as book
+    left join hand_written_models
+        on book.provider = hand_written_models.provider
+        and book.priced_model = hand_written_models.priced_model
+    where book.match_pattern is not null
 
 ),
 
@@ -58,9 +85,11 @@ candidates as (
         models.model,
         patterns.priced_model,
         patterns.match_pattern,
+        patterns.price_origin,
         row_number() over (
             partition by models.provider, models.model
-            order by {{ dbt.length('patterns.match_pattern') }} desc, patterns.priced_model, patterns.match_pattern
+            order by patterns.origin_rank, {{ dbt.length('patterns.match_pattern') }} desc, patterns.priced_model,
+                patterns.match_pattern
         ) as pattern_rank
 
     from models
@@ -78,7 +107,8 @@ final as (
         priced_model,
         match_pattern as matched_pattern,
         coalesce(priced_model, model) as model_key,
-        priced_model is not null as has_price_book_match
+        priced_model is not null as has_price_book_match,
+        price_origin
 
     from candidates
     where pattern_rank = 1

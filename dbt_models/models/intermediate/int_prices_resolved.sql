@@ -51,17 +51,8 @@ models as (
 
 price_book as (
 
-    select
-        lower(trim(provider)) as provider,
-        lower(trim(model)) as priced_model,
-        lower(trim(token_class)) as token_class,
-        usd_per_million_tokens,
-        {{ normalize_service_tier('service_tier') }} as service_tier,
-        coalesce(nullif(lower(trim(context_window)), ''), 'all') as context_window,
-        coalesce(batch_multiplier, 1) as batch_multiplier,
-        valid_from,
-        valid_to
-    from {{ ref('price_book') }}
+    -- price_book.csv, and the generated rows of the models it does not price (macros/price_book.sql)
+    {{ effective_price_book() }}
 
 ),
 
@@ -90,19 +81,14 @@ candidates as (
             partition by
                 keyed.usage_date, keyed.provider, keyed.model, keyed.service_tier, keyed.context_window,
                 keyed.is_batch, price_book.token_class
-            order by
-                case when price_book.service_tier = keyed.service_tier then 0 else 1 end,
-                case when price_book.context_window = lower(keyed.context_window) then 0 else 1 end,
-                price_book.valid_from desc
+            order by {{ price_row_preference('keyed', 'price_book') }}
         ) as price_rank
 
     from keyed
     left join price_book
         on keyed.provider = price_book.provider
         and keyed.priced_model = price_book.priced_model
-        and {{ effective_on('keyed.usage_date', 'price_book') }}
-        and price_book.service_tier in (keyed.service_tier, 'standard')
-        and price_book.context_window in (lower(keyed.context_window), 'all')
+        and {{ price_row_applies('keyed', 'price_book') }}
 
 ),
 
