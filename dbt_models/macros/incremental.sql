@@ -157,7 +157,8 @@
     baselines are read only by the marts, which are rebuilt on every build.
 #}
 {% macro history_seeds() -%}
-    {{ return(['price_book', 'api_key_owners', 'project_owners', 'employees', 'tag_aliases', 'tag_corrections']) }}
+    {{ return(['price_book', 'price_book_generated', 'api_key_owners', 'project_owners', 'employees', 'tag_aliases',
+               'tag_corrections']) }}
 {%- endmacro %}
 
 

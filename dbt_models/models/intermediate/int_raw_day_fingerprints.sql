@@ -26,8 +26,7 @@ raw_days as (
 
 seeds as (
 
-    {#- the generated price book re-prices history like the hand-written one (`make prices`) -#}
-    {% for seed in history_seeds() + ['price_book_generated'] -%}
+    {% for seed in history_seeds() -%}
     {%- set columns = adapter.get_columns_in_relation(ref(seed)) | map(attribute='name') | list if execute else ['1'] %}
     select
         'seed:{{ seed }}' as source_name,
