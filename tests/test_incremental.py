@@ -133,7 +133,8 @@ def incremental_and_full(built_warehouse, tmp_path_factory):
         insert into raw.outcome_events
         select task_id, (select min(task_id) from raw.outcome_events
                          where cast(completed_at as date) = '{first + dt.timedelta(days=20)}' and parent_task_id is null),
-               null, timestamp '{last} 23:00:00', 'success', 'late-outcomes.jsonl', 1, timestamp '2026-11-21 00:00:00'
+               null, timestamp '{last} 23:00:00', 'success', 'late-outcomes.jsonl', 1, timestamp '2026-11-20 23:00:00',
+               timestamp '2026-11-21 00:00:00'
         from raw.request_events
         where cast(occurred_at as date) = '{first + dt.timedelta(days=2)}' and task_id is not null
             and task_id not in (select task_id from raw.outcome_events)

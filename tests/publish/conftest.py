@@ -18,7 +18,7 @@ from tests.pricing.small_warehouse import SmallWarehouse, build_small_warehouse,
 def small_marts(tmp_path_factory) -> SmallWarehouse:
     """The small warehouse with every mart, built once per session; tests work on copies."""
     wh = build_small_warehouse(tmp_path_factory.mktemp("publish"))
-    wh.dbt("run", "--select", "marts")
+    wh.dbt("run", "--select", "+marts")
     assert not wh.db.with_name(wh.db.name + ".wal").exists()
     return wh
 
