@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import gzip
 import json
 import os
 import shutil
@@ -299,9 +300,20 @@ def test_latest_delivery_shared_response_ids_gateway_teams_and_likely_duplicates
         span("b2b2b2b2b2b2b2b2", "1791205200123000000", {**chat, "app.api_key_id": "key_support",
                                                          "gen_ai.usage.input_tokens": 50, "gen_ai.usage.output_tokens": 5}),
     ]}]}]}))
-    _materialize(dg.DagsterInstance.ephemeral())
+    # two files that cannot be read as a whole: quarantined, and the rest loads and builds
+    (landing / "events" / "exported-by-excel.jsonl").write_bytes(
+        '{"request_id": "utf16", "provider": "openai"}\n'.encode("utf-16"))
+    (landing / "otel" / "cut-short.json.gz").write_bytes(gzip.compress(b'{"resourceSpans": []}')[:-12])
+    result = _materialize(dg.DagsterInstance.ephemeral())
     build = _dbt_build(project, db, root)
     assert build.returncode == 0, build.stdout[-4000:]
+    quarantined = _query(db, "select source, regexp_extract(path, '[^/]+$'), quarantine_reason from raw.landed_files "
+                             "where quarantine_reason is not null order by 1")
+    assert [(s, f) for s, f, _ in quarantined] == [("event_files", "exported-by-excel.jsonl"),
+                                                    ("otel_files", "cut-short.json.gz")]
+    assert "UTF-16" in quarantined[0][2] and "could not be read" in quarantined[1][2]
+    evaluations = {e.asset_key.path[-1]: e for e in result.get_asset_check_evaluations()}
+    assert evaluations["request_events"].passed is False and evaluations["otel_spans"].passed is False
 
     # the latest delivery wins; the superseded copy stays in raw
     assert _query(db, "select feature, output_tokens from intermediate.int_request_events_attributed "
