@@ -10,7 +10,7 @@ export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 DEMO_DIR  := $(if $(TOKENSPEND_DEMO_DIR),$(TOKENSPEND_DEMO_DIR),$(CURDIR)/warehouse/demo)
 DEMO_HOME := $(DEMO_DIR)/dagster_home
 
-.PHONY: install run dev demo-dev test lint bench lock clean prices demo-prices
+.PHONY: install install-spark run dev demo-dev test test-spark lint bench lock lock-spark clean prices demo-prices
 
 install: $(VENV)/.installed
 
@@ -19,6 +19,13 @@ $(VENV)/.installed: requirements.lock pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	touch $@
+
+# The optional dbt `spark` target (dbt-spark, PySpark; Java 17 from the system): not part of `install`.
+install-spark: $(VENV)/.installed-spark
+
+$(VENV)/.installed-spark: $(VENV)/.installed requirements-spark.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock -r requirements-spark.lock
 	touch $@
 
 run: install            ## the demo: materialise every asset on the demo organisation (warehouse/demo) and print a summary
@@ -43,6 +50,11 @@ test: install           ## lint, then the whole test suite
 	$(BIN)/ruff check dagster_project tests
 	$(BIN)/python -m pytest
 
+# The demo built on Apache Spark equals the DuckDB demo (tests/spark/); it fails rather than skips when Java 17
+# or the spark extra is missing. `make test` runs it too when both are there (TOKENSPEND_TEST_SPARK=0: never).
+test-spark: install-spark
+	TOKENSPEND_TEST_SPARK=1 $(BIN)/python -m pytest -m spark
+
 lint: install
 	$(BIN)/ruff check dagster_project tests
 
@@ -56,6 +68,16 @@ lock:                   ## re-resolve the lock from pyproject.toml
 	( echo '# Exact versions of every package tokenspend installs, tested together on Python 3.11.'; \
 	  echo '# Regenerate with `make lock` after changing pyproject.toml.'; \
 	  .lockenv/bin/pip freeze --exclude-editable ) > requirements.lock
+	rm -rf .lockenv
+
+lock-spark:             ## re-resolve requirements-spark.lock: the spark extra on top of requirements.lock (constrained to it)
+	rm -rf .lockenv && $(PYTHON) -m venv .lockenv
+	.lockenv/bin/pip install --quiet -c requirements.lock -r requirements.lock -e '.[spark]'
+	( echo '# Exact versions of the optional `spark` extra (the dbt `spark` target: dbt-spark with a local PySpark'; \
+	  echo '# session), resolved together with requirements.lock, which it is installed on top of:'; \
+	  echo '#   pip install -r requirements.lock -r requirements-spark.lock   (make install-spark)'; \
+	  echo '# PySpark needs Java 17 (Debian: apt-get install openjdk-17-jre-headless). Regenerate with `make lock-spark`.'; \
+	  .lockenv/bin/pip freeze --exclude-editable | grep -v -x -F -f requirements.lock ) > requirements-spark.lock
 	rm -rf .lockenv
 
 clean:

@@ -265,3 +265,30 @@ def create_raw_tables(con) -> None:
         for column in added:
             if (name, column.split()[0]) not in present:
                 con.execute(f"alter table raw.{name} add column if not exists {column}")
+
+
+# The contract's DuckDB types as Spark SQL types (spark_create_statements).
+SPARK_TYPES: dict[str, str] = {
+    "VARCHAR": "string", "TIMESTAMP": "timestamp", "BIGINT": "bigint", "INTEGER": "int",
+    "DOUBLE": "double", "BOOLEAN": "boolean", "DATE": "date",
+}
+
+
+def raw_columns(name: str) -> list[tuple[str, str, bool]]:
+    """A raw table's columns as (name, DuckDB type, not null), in order, read from its contract above."""
+    columns = []
+    for line in RAW_TABLES[name].splitlines():
+        words = line.strip().rstrip(",").split()
+        if words:
+            columns.append((words[0], words[1].upper(), " ".join(words[2:]).upper() == "NOT NULL"))
+    return columns
+
+
+def spark_create_statements() -> list[str]:
+    """The same contract in Spark SQL, for a warehouse built on Spark (the dbt `spark` target): schema `raw`
+    and every table, as parquet. NOT NULL is left out: Spark enforces it only on Delta tables."""
+    statements = ["create schema if not exists raw"]
+    for name in RAW_TABLES:
+        columns = ", ".join(f"{column} {SPARK_TYPES[kind]}" for column, kind, _ in raw_columns(name))
+        statements.append(f"create table if not exists raw.{name} ({columns}) using parquet")
+    return statements

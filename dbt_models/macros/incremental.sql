@@ -12,7 +12,8 @@
                                 last TOKENSPEND_LOOKBACK_DAYS days; every day when the seeds or code
                                 changed (or nothing was committed yet)
       replace_days              the incremental strategy: delete the days in scope, insert them again,
-                                in one transaction
+                                in one transaction (Spark: replace the days' partitions, not atomic;
+                                macros/spark_incremental.sql)
       commit_rebuild_state      on-run-end: the fingerprints become the committed state, only when every
                                 incremental model was built successfully in this run
 
@@ -52,10 +53,27 @@
     all removed upstream is emptied), and inserts the rebuilt rows, in one transaction.
 #}
 {% macro incremental_by_day(kind='all') -%}
-    {{ return({
+    {%- set model_config = {
         'materialized': 'incremental',
         'incremental_strategy': 'replace_raw_days' if kind == 'raw' else 'replace_days',
         'on_schema_change': 'fail',
+    } -%}
+    {%- do model_config.update(adapter.dispatch('incremental_by_day_config', 'tokenspend')()) -%}
+    {{ return(model_config) }}
+{%- endmacro %}
+
+{# What an engine adds to that config. Spark's parquet tables have no DELETE: each day is a partition,
+   replaced whole (spark__replace_days_sql in macros/spark_incremental.sql; the table format is set for
+   the whole project in dbt_project.yml). #}
+{% macro default__incremental_by_day_config() -%}
+    {{ return({}) }}
+{%- endmacro %}
+
+{% macro spark__incremental_by_day_config() -%}
+    {#- the hook is rendered when it runs: '{' ~ '{' keeps it from being rendered here -#}
+    {{ return({
+        'partition_by': ['usage_date'],
+        'post_hook': ['{' ~ '{ spark_uncache_rebuilt_rows() }' ~ '}'],
     }) }}
 {%- endmacro %}
 
@@ -81,7 +99,8 @@
 
 {# The table that keeps the committed fingerprints between builds (outside dbt's models on purpose). #}
 {% macro rebuild_state_relation() -%}
-    {{ return(api.Relation.create(database=target.database, schema='ops', identifier='rebuild_state')) }}
+    {#- Spark has no database above the schema: target.database is undefined there -#}
+    {{ return(api.Relation.create(database=target.database | default(none), schema='ops', identifier='rebuild_state')) }}
 {%- endmacro %}
 
 
@@ -119,15 +138,29 @@
             {% set state = rebuild_state_relation() %}
             {%- set node = graph.nodes['model.' ~ project_name ~ '.int_raw_day_fingerprints'] -%}
             {%- set fingerprints = api.Relation.create(database=node.database, schema=node.schema, identifier=node.alias) -%}
-            {% do run_query('begin') %}
-            {% do run_query('delete from ' ~ state) %}
-            {% do run_query(
-                'insert into ' ~ state ~ ' (source_name, usage_date, row_count, fingerprint) '
-                ~ 'select source_name, usage_date, row_count, fingerprint from ' ~ fingerprints
-            ) %}
-            {% do run_query('commit') %}
+            {% do adapter.dispatch('replace_rebuild_state', 'tokenspend')(state, fingerprints) %}
         {% endif %}
     {% endif %}
+{%- endmacro %}
+
+
+{# replace_rebuild_state(state, fingerprints): the committed fingerprints become the current ones, at once. #}
+{% macro default__replace_rebuild_state(state, fingerprints) -%}
+    {% do run_query('begin') %}
+    {% do run_query('delete from ' ~ state) %}
+    {% do run_query(
+        'insert into ' ~ state ~ ' (source_name, usage_date, row_count, fingerprint) '
+        ~ 'select source_name, usage_date, row_count, fingerprint from ' ~ fingerprints
+    ) %}
+    {% do run_query('commit') %}
+{%- endmacro %}
+
+{# Spark: no transactions and no DELETE on parquet tables; one INSERT OVERWRITE replaces the whole table. #}
+{% macro spark__replace_rebuild_state(state, fingerprints) -%}
+    {% do run_query(
+        'insert overwrite table ' ~ state ~ ' '
+        ~ 'select source_name, usage_date, row_count, fingerprint from ' ~ fingerprints
+    ) %}
 {%- endmacro %}
 
 

@@ -10,3 +10,9 @@
 {% macro default__json_field(json_text, key) -%}
     nullif(trim(json_extract_string({{ json_text }}, '$."{{ key }}"')), '')
 {%- endmacro %}
+
+{# Spark: get_json_object with a bracketed path (keys may contain dots); a backslash in a string literal
+   is an escape on Spark, so the quotes around the key are written \'. #}
+{% macro spark__json_field(json_text, key) -%}
+    nullif(trim(get_json_object({{ json_text }}, '$[\'{{ key }}\']')), '')
+{%- endmacro %}

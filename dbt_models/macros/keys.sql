@@ -49,3 +49,21 @@
 {% macro is_console_usage(provider, api_key_id) -%}
     ({{ provider }} = 'anthropic' and {{ api_key_id }} is null)
 {%- endmacro %}
+
+
+{#
+    sorted_listagg(expression, delimiter): the group's values of expression, sorted, joined by delimiter.
+    dbt's spark__listagg ignores its order_by_clause (collect_list keeps no order), so Spark sorts the
+    collected list instead: the same text as listagg ... order by the same value.
+#}
+{% macro sorted_listagg(expression, delimiter) -%}
+    {{ return(adapter.dispatch('sorted_listagg', 'tokenspend')(expression, delimiter)) }}
+{%- endmacro %}
+
+{% macro default__sorted_listagg(expression, delimiter) -%}
+    {{ dbt.listagg(expression, delimiter, 'order by ' ~ expression) }}
+{%- endmacro %}
+
+{% macro spark__sorted_listagg(expression, delimiter) -%}
+    array_join(array_sort(collect_list({{ expression }})), {{ delimiter }})
+{%- endmacro %}

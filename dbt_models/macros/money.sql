@@ -27,8 +27,9 @@
     null when the denominator is 0 or null.
 
     DuckDB divides DECIMALs as DOUBLE, so its implementation divides exactly in 128-bit integers
-    (nano-units, round half away from zero). Engines whose decimal division stays decimal
-    (Snowflake, BigQuery, Postgres) use the plain expression.
+    (nano-units, round half away from zero). Spark divides both sides as decimal(38, 9) (below).
+    Engines whose decimal division stays decimal (Snowflake, BigQuery, Postgres) use the plain
+    expression.
 #}
 {% macro divide_money(numerator, denominator) -%}
     {{ return(adapter.dispatch('divide_money', 'tokenspend')(numerator, denominator)) }}
@@ -55,6 +56,19 @@
                 sign({{ n }}) * sign({{ d }})
                 * ((2 * abs({{ n }}) + abs({{ d }})) // (2 * abs({{ d }})))
             as decimal(38, 0)) * 0.000000001
+        as {{ money_type() }})
+    end
+{%- endmacro %}
+
+{# Spark: as DuckDB computes it: both sides as decimal(38, 9) first, the quotient rounded half away from
+   zero to 9 decimals (Spark's round is HALF_UP; with spark.sql.decimalOperations.allowPrecisionLoss=false,
+   set in the profile, the quotient keeps enough digits before the round). The default would divide at
+   the numerator's own scale, which differs from DuckDB in the 9th decimal. #}
+{% macro spark__divide_money(numerator, denominator) -%}
+    case
+        when ({{ denominator }}) is null or ({{ denominator }}) = 0 then null
+        else cast(
+            round(cast(({{ numerator }}) as decimal(38, 9)) / cast(({{ denominator }}) as decimal(38, 9)), 9)
         as {{ money_type() }})
     end
 {%- endmacro %}

@@ -65,7 +65,7 @@
     {{ return(adapter.dispatch('normalize_tag_value', 'tokenspend')(column)) }}
 {%- endmacro %}
 
-{# Three-argument regexp_replace replaces every match on Spark, Databricks, Snowflake and BigQuery;
+{# Three-argument regexp_replace replaces every match on most engines (Redshift, Trino);
    runs of spaces collapse to one '-' (tabs and newlines inside a tag are left as they are). #}
 {% macro default__normalize_tag_value(column) -%}
     nullif(replace(trim(regexp_replace(lower({{ column }}), ' +', ' ')), ' ', '-'), '')
@@ -78,6 +78,11 @@
 
 {% macro postgres__normalize_tag_value(column) -%}
     {{ duckdb__normalize_tag_value(column) }}
+{%- endmacro %}
+
+{# Spark: every run of whitespace, like DuckDB (the backslash doubled: it escapes in a Spark literal). #}
+{% macro spark__normalize_tag_value(column) -%}
+    nullif(replace(trim(regexp_replace(lower({{ column }}), '\\s+', ' ')), ' ', '-'), '')
 {%- endmacro %}
 
 {% macro snowflake__normalize_tag_value(column) -%}
@@ -100,6 +105,11 @@
 
 {% macro default__tag_from_list(tags_json, keys) -%}
     nullif(regexp_extract({{ tags_json }}, '(?i)"\s*(?:{{ keys | join("|") }})\s*:\s*([^"]*)"', 1), '')
+{%- endmacro %}
+
+{# Spark reads a backslash in a string literal as an escape ('\s' is 's'): written twice. #}
+{% macro spark__tag_from_list(tags_json, keys) -%}
+    nullif(regexp_extract({{ tags_json }}, '(?i)"\\s*(?:{{ keys | join("|") }})\\s*:\\s*([^"]*)"', 1), '')
 {%- endmacro %}
 
 {% macro postgres__tag_from_list(tags_json, keys) -%}

@@ -32,7 +32,7 @@ seeds as (
         'seed:{{ seed }}' as source_name,
         cast(null as date) as usage_date,
         count(*) as row_count,
-        {{ dbt.hash("coalesce(" ~ dbt.listagg(surrogate_key(columns), "'|'", 'order by ' ~ surrogate_key(columns)) ~ ", '')") }} as fingerprint
+        {{ dbt.hash("coalesce(" ~ sorted_listagg(surrogate_key(columns), "'|'") ~ ", '')") }} as fingerprint
     from {{ ref(seed) }}
     {% if not loop.last %}union all{% endif %}
     {% endfor %}

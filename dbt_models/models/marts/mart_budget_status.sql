@@ -57,13 +57,14 @@ periods as (
     select
         months.period_start,
         as_of.as_of_date,
-        {{ dbt.datediff('months.period_start', dbt.dateadd('month', 1, 'months.period_start'), 'day') }}
-            as days_in_month,
-        case
+        -- day counts as BIGINT on every engine (Spark's datediff returns INT)
+        cast({{ dbt.datediff('months.period_start', dbt.dateadd('month', 1, 'months.period_start'), 'day') }}
+            as {{ dbt.type_bigint() }}) as days_in_month,
+        cast(case
             when as_of.as_of_date >= cast({{ dbt.dateadd('month', 1, 'months.period_start') }} as date)
                 then {{ dbt.datediff('months.period_start', dbt.dateadd('month', 1, 'months.period_start'), 'day') }}
             else {{ dbt.datediff('months.period_start', 'as_of.as_of_date', 'day') }} + 1
-        end as days_elapsed,
+        end as {{ dbt.type_bigint() }}) as days_elapsed,
         months.period_start = cast({{ dbt.date_trunc('month', 'as_of.as_of_date') }} as date) as is_current_period
 
     from (

@@ -45,9 +45,10 @@ final as (
         offenders.*,
         {{ safe_ratio('offenders.untagged_cost_usd', 'provider_totals.provider_untagged_cost_usd') }}
             as share_of_provider_untagged,
-        rank() over (partition by offenders.provider order by offenders.untagged_cost_usd desc)
-            as provider_offender_rank,
-        rank() over (order by offenders.untagged_cost_usd desc) as offender_rank
+        -- rank() is INT on Spark, BIGINT on DuckDB
+        cast(rank() over (partition by offenders.provider order by offenders.untagged_cost_usd desc)
+            as {{ dbt.type_bigint() }}) as provider_offender_rank,
+        cast(rank() over (order by offenders.untagged_cost_usd desc) as {{ dbt.type_bigint() }}) as offender_rank
 
     from offenders
     inner join provider_totals  -- same source, every provider is present

@@ -83,10 +83,11 @@ final as (
         day_totals.day_untagged_cost_usd,
         {{ safe_ratio('untagged.untagged_cost_usd', 'day_totals.day_total_cost_usd') }} as untagged_share,
         {{ safe_ratio('day_totals.day_untagged_cost_usd', 'day_totals.day_total_cost_usd') }} as day_untagged_share,
-        rank() over (
+        -- rank() is INT on Spark, BIGINT on DuckDB
+        cast(rank() over (
             partition by untagged.usage_date, untagged.provider
             order by untagged.untagged_cost_usd desc
-        ) as offender_rank
+        ) as {{ dbt.type_bigint() }}) as offender_rank
 
     from untagged
     inner join day_totals  -- every untagged row's day x provider is in day_totals (same source)
