@@ -221,8 +221,9 @@ def write_seeds(folder: Path, events: int) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     _write_csv(folder / "teams.csv", ["team", "team_name", "cost_center"], TEAMS)
     _write_csv(folder / "features.csv", ["feature", "feature_name", "owner_team", "is_production"], FEATURES)
-    _write_csv(folder / "workflows.csv", ["workflow", "workflow_name", "owner_team", "is_production", "automated_since"],
-               [(w, n, t, True, since) for w, n, t, since, _, _ in WORKFLOWS])
+    _write_csv(folder / "workflows.csv",
+               ["workflow", "workflow_name", "owner_team", "is_production", "automated_since", "batchable"],
+               [(w, n, t, True, since, batch_pct > 0) for w, n, t, since, _, batch_pct in WORKFLOWS])
     _write_csv(folder / "workflow_baselines.csv",
                ["workflow", "baseline_cost_per_task_usd", "measured_from", "measured_to", "source"],
                [("support-triage", "4.10", "2025-10-06", "2026-01-30", "benchmark organisation: agent time study"),

@@ -78,3 +78,17 @@
 {% macro safe_ratio(numerator, denominator) -%}
     {{ divide_money(numerator, denominator) }}
 {%- endmacro %}
+
+
+{#
+    counterfactual_cost(q0, c0, q1, c1): a group's current tokens q1 at its prior unit cost c0 / q0 (in
+    USD per million tokens, 9 decimals), as money_type(); its current cost c1 when the prior period had
+    none of its tokens; 0 when it has no current tokens. The spend-change mart's one valuation step.
+#}
+{% macro counterfactual_cost(q0, c0, q1, c1) -%}
+    cast(case
+        when {{ q1 }} = 0 then 0
+        when {{ q0 }} = 0 then {{ c1 }}
+        else {{ usd_from_per_million(q1 ~ ' * ' ~ divide_money(c0 ~ ' * 1000000', q0)) }}
+    end as {{ money_type() }})
+{%- endmacro %}

@@ -15,7 +15,7 @@ from dagster_project.demo.generator import DEMO_END, DEMO_START
 COLUMNS = {
     "teams": ["team", "team_name", "cost_center"],
     "features": ["feature", "feature_name", "owner_team", "is_production"],
-    "workflows": ["workflow", "workflow_name", "owner_team", "is_production", "automated_since"],
+    "workflows": ["workflow", "workflow_name", "owner_team", "is_production", "automated_since", "batchable"],
     "workflow_baselines": ["workflow", "baseline_cost_per_task_usd", "measured_from", "measured_to", "source"],
     "employees": ["employee_id", "email", "full_name", "team", "has_ai_seat", "valid_from", "valid_to"],
     "api_key_owners": ["provider", "api_key_id", "key_name", "team", "feature", "workflow", "employee_id",

@@ -1,6 +1,8 @@
 -- One row per usage_date x provider x model x service_tier x context_window x is_batch that appears
 -- in provider usage or request events: the list price of each token class IN FORCE ON THAT DATE
--- (valid_from <= date < valid_to), in USD per million tokens, batch multiplier already applied.
+-- (valid_from <= date < valid_to), in USD per million tokens, batch multiplier already applied; and, for
+-- what-if figures (the batch lever), each class's price without and with the batch multiplier whatever
+-- the key's is_batch.
 --
 -- Price choice per token class: the model's priced_model (int_models_resolved); a row of the exact
 -- service tier, else the 'standard' row (an unknown tier such as flex is priced as standard); a row of
@@ -98,7 +100,8 @@ chosen as (
         *,
         cast(
             usd_per_million_tokens * case when is_batch then batch_multiplier else 1 end
-        as {{ money_type() }}) as effective_usd_per_million
+        as {{ money_type() }}) as effective_usd_per_million,
+        cast(usd_per_million_tokens * coalesce(batch_multiplier, 1) as {{ money_type() }}) as batched_usd_per_million
 
     from candidates
     where price_rank = 1
@@ -118,6 +121,11 @@ final as (
         model_key,
         {% for c in token_classes() -%}
         max(case when token_class = '{{ c }}' then effective_usd_per_million end) as {{ c }}_usd_per_million,
+        {% endfor -%}
+        {% for c in token_classes() -%}
+        max(case when token_class = '{{ c }}' then cast(usd_per_million_tokens as {{ money_type() }}) end)
+            as {{ c }}_unbatched_usd_per_million,
+        max(case when token_class = '{{ c }}' then batched_usd_per_million end) as {{ c }}_batched_usd_per_million,
         {% endfor -%}
         max(case when token_class is not null then 1 else 0 end) = 1 as has_price_in_force
 
