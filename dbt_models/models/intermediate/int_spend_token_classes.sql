@@ -10,7 +10,9 @@
 --
 -- Prices: the fact has no service tier or context window, so a row takes its model's prices of the day
 -- for the standard tier and the 'all' window when those were seen, else the first other key
--- (int_prices_resolved keys, ordered). Null when the model is unpriced.
+-- (int_prices_resolved keys, ordered). Null when the model is unpriced. Incremental by day, like the fact.
+{{ config(**incremental_by_day('all')) }}
+-- depends_on: {{ ref('int_rebuild_days') }}
 {%- set row_keys = ['usage_date', 'provider', 'project_id', 'api_key_id', 'model', 'model_key', 'is_batch',
                     'feature', 'workflow', 'team', 'employee_id', 'attribution_method', 'record_type'] %}
 {%- set classes = token_classes() %}
@@ -19,12 +21,14 @@ with
 spend as (
 
     select * from {{ ref('int_spend_allocated') }}
+    where {{ in_rebuild_scope('usage_date') }}
 
 ),
 
 prices as (
 
     select * from {{ ref('int_prices_resolved') }}
+    where {{ in_rebuild_scope('usage_date') }}
 
 ),
 
