@@ -10,7 +10,7 @@ export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 DEMO_DIR  := $(if $(TOKENSPEND_DEMO_DIR),$(TOKENSPEND_DEMO_DIR),$(CURDIR)/warehouse/demo)
 DEMO_HOME := $(DEMO_DIR)/dagster_home
 
-.PHONY: install install-spark run dev demo-dev test test-spark lint bench lock lock-spark clean prices demo-prices
+.PHONY: install install-spark run dev demo-dev test test-spark lint bench lock lock-spark clean prices demo-prices report
 
 install: $(VENV)/.installed
 
@@ -45,6 +45,9 @@ prices: install         ## price-book rows from the bundled price database for e
 
 demo-prices: install    ## the same for the demo deployment (writes the repository's seeds/price_book_generated.csv)
 	$(BIN)/python -m dagster_project.prices --demo
+
+report: install         ## the demo's spend report: one self-contained HTML file from its published marts (after `make run`)
+	$(BIN)/python -m dagster_project.report --demo
 
 test: install           ## lint, then the whole test suite
 	$(BIN)/ruff check dagster_project tests

@@ -5,6 +5,7 @@
 --   active_seats seat holders with any attributed spend (a fact row with their employee_id) on a day
 --                of the period that falls inside their seat stint on this team
 --   idle_seats   seats - active_seats
+--   idle_seat_names  the idle seat holders by name (roster full_name, else employee_id), sorted
 -- spend_per_active_seat_usd = employee_tooling_cost_usd / active_seats (null when no active seat).
 with
 
@@ -16,7 +17,7 @@ spend as (
 
 roster as (
 
-    {{ employee_stints(['has_ai_seat']) }}
+    {{ employee_stints(['has_ai_seat', 'full_name']) }}
 
 ),
 
@@ -45,6 +46,7 @@ seat_stints as (
     select
         roster.team,
         roster.employee_id,
+        roster.full_name,
         periods.period_start,
         roster.valid_from,
         roster.valid_to
@@ -67,14 +69,15 @@ employee_spend_days as (
 
 ),
 
-seats as (
+seat_holders as (
 
+    -- one row per team x period x seat holder: active when any of their stints there had spend
     select
         seat_stints.team,
         seat_stints.period_start,
-        count(distinct seat_stints.employee_id) as seats,
-        count(distinct case when employee_spend_days.employee_id is not null then seat_stints.employee_id end)
-            as active_seats
+        seat_stints.employee_id,
+        coalesce(max(seat_stints.full_name), seat_stints.employee_id) as employee_name,
+        count(employee_spend_days.employee_id) > 0 as is_active
 
     from seat_stints
     left join employee_spend_days
@@ -82,7 +85,23 @@ seats as (
         and {{ effective_on('employee_spend_days.usage_date', 'seat_stints') }}
         and employee_spend_days.usage_date >= seat_stints.period_start
         and employee_spend_days.usage_date < cast({{ dbt.dateadd('month', 1, 'seat_stints.period_start') }} as date)
-    group by seat_stints.team, seat_stints.period_start
+    group by seat_stints.team, seat_stints.period_start, seat_stints.employee_id
+
+),
+
+seats as (
+
+    select
+        team,
+        period_start,
+        count(*) as seats,
+        count(case when is_active then employee_id end) as active_seats,
+        -- Spark joins an empty list into '', DuckDB aggregates no value into null
+        nullif({{ sorted_listagg('case when not is_active then employee_name end', "', '") }}, '')
+            as idle_seat_names
+
+    from seat_holders
+    group by team, period_start
 
 ),
 
@@ -121,6 +140,7 @@ final as (
         coalesce(seats.seats, 0) as seats,
         coalesce(seats.active_seats, 0) as active_seats,
         coalesce(seats.seats, 0) - coalesce(seats.active_seats, 0) as idle_seats,
+        seats.idle_seat_names,
         coalesce(spend_by_team.cost_usd, cast(0 as {{ money_type() }})) as cost_usd,
         coalesce(spend_by_team.employee_tooling_cost_usd, cast(0 as {{ money_type() }}))
             as employee_tooling_cost_usd,
