@@ -3,8 +3,10 @@
 The demo must exercise every hard case the warehouse claims to handle (untagged and unowned spend,
 an unpriced model, a mid-period price change, a rotated key, an employee who changes team, cache
 reads and writes, batch traffic, unlogged traffic, a bill line with no usage, web searches billed per
-workspace and made by several keys), and it must do so
-identically on every machine so that figures in docs and tests are reproducible. Randomness is
+workspace and made by several keys), carry the changes a month-over-month explanation must separate (a
+price cut, a model migration, a prompt-cache rollout, a feature launch, a runaway day, each in a scope
+of its own), serve customers of three plan segments, and do all of it identically on every machine so
+that figures in docs and tests are reproducible. Randomness is
 therefore derived from DuckDB `hash()` of stable identifiers, never from `random()`.
 
 All row data is produced by DuckDB SQL; Python only holds the organisation's shape (the traffic
@@ -28,6 +30,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, fields
 from decimal import Decimal
 from pathlib import Path
+from typing import NamedTuple
 
 from dagster_project import settings
 
@@ -36,7 +39,7 @@ DEMO_END = dt.date(2026, 10, 31)  # exclusive: the period is 2026-09-01 .. 2026-
 PROVIDERS = ("openai", "anthropic")
 
 # Bump when the generated data changes shape or content, so an existing landing dir is regenerated.
-GENERATOR_VERSION = 4
+GENERATOR_VERSION = 5
 
 # The model the demo traffic uses that the price book deliberately does not list. The provider still
 # bills it, at the price below, which lives here and not in seeds/price_book.csv.
@@ -53,6 +56,11 @@ _PROVIDER_ONLY_PRICES = (
 # Incidents: a stream's volume multiplied on one day. The code-review agent got stuck in a retry loop
 # on 2026-10-28 and ran at three times its usual volume: the runaway day an anomaly detector should flag.
 SURGES = (("code-review", dt.date(2026, 10, 28), 3.0),)
+
+# How often a customer of each plan segment (seeds/customers.csv) calls, relative to a free customer: a
+# stream that serves customers draws each unit's customer with these weights among the customers of its
+# segments on that day.
+SEGMENT_WEIGHTS = (("enterprise", 10), ("growth", 3), ("free", 1))
 
 # Seat holders who use no AI at all during the period: the idle seats a seat report should surface.
 IDLE_SEAT_EMPLOYEES = ("emp-015", "emp-022", "emp-031", "emp-035", "emp-039", "emp-042")
@@ -73,6 +81,40 @@ WEB_SEARCH_CENTS_PER_SEARCH = "1"
 _DAY_FORMATS = {9: "csv", 23: "csv", 41: "csv", 15: "parquet", 48: "parquet", 33: "jsonl.gz"}
 
 
+_SINCE_EVER = "2026-01-01"  # before the period: in use on every day of it
+
+
+class _Model(NamedTuple):
+    """A model a stream calls: its share of the stream's units while in use, from `since` (inclusive)
+    until `until` (exclusive, None = still in use), both ISO dates. A stream runs on the days one of
+    its models is in use."""
+
+    model: str
+    weight: float = 1.0
+    since: str = _SINCE_EVER
+    until: str | None = None
+
+
+@dataclass(frozen=True)
+class _Cache:
+    """How a stream uses prompt caching from `since` (ISO date) until the stream's next `_Cache`.
+
+    Without one in force, the stream caches nothing. A share `prefix_share` of each prompt is a stable
+    prefix; a request finds it cached with probability `hit_prob`. OpenAI caches prompts of 1024+
+    tokens by itself (reads only). Anthropic-style `writes` make the first request of a unit (or a
+    miss) write the prefix and later requests read it; with `shared`, the prefix is the same for every
+    unit of the stream (fixed instructions, e.g. a batch job), so only the day's first request or a
+    miss writes it.
+    """
+
+    prefix_share: float
+    hit_prob: float
+    writes: bool = False
+    ttl: str = "5m"
+    shared: bool = False
+    since: str = _SINCE_EVER
+
+
 @dataclass(frozen=True)
 class _Stream:
     """One caller in the demo organisation: a service, a batch job, a tool or a person's notebook.
@@ -86,7 +128,7 @@ class _Stream:
     project_id: str  # OpenAI project or Anthropic workspace ('default' = the default workspace)
     api_key_id: str | None  # None: Anthropic Console usage
     rotated_to: str | None  # the key that replaces api_key_id from its valid_from in api_key_owners
-    models: tuple[tuple[str, float, str], ...]  # (model, weight, in use from ISO date)
+    models: tuple[_Model, ...]
     units_per_day: float
     min_req: int
     max_req: int
@@ -95,7 +137,7 @@ class _Stream:
     workflow: str | None = None
     feature: str | None = None
     team: str | None = None
-    customer_pool: int = 0
+    customer_segments: tuple[str, ...] = ()  # the plan segments whose customers it serves
     employee_tagged: bool = False
     tag_share: float = 1.0  # share of logged requests that carry their tags
     logged: bool = True
@@ -106,10 +148,7 @@ class _Stream:
     hour_spread: float = 8.0
     input_sigma: float = 0.5
     output_sigma: float = 0.45
-    cache_prefix_share: float = 0.0
-    cache_hit_prob: float = 0.0
-    cache_writes: bool = False  # Anthropic-style explicit cache writes
-    cache_ttl: str = "5m"
+    cache: tuple[_Cache, ...] = ()
     long_context_prob: float = 0.0
     completion_rate: float = 0.0  # share of tasks that get an outcome event
     success_rate: float = 0.0
@@ -121,71 +160,91 @@ class _Stream:
 _SONNET = "claude-sonnet-4-5-20250929"
 _HAIKU = "claude-haiku-4-5-20251001"
 _OPUS = "claude-opus-4-5-20251101"
-_SINCE_EVER = "2026-01-01"
+_GPT41 = "gpt-4.1-2025-04-14"
+_GPT41_MINI = "gpt-4.1-mini-2025-04-14"
+_GPT4O_MINI = "gpt-4o-mini-2024-07-18"
+
+# The changes planted in October, each in one stream whose scope (provider x feature x workflow x team)
+# no other stream shares: invoice extraction moves most of its work from gpt-4o-mini to gpt-4.1 (model
+# mix), the ticket-digest batch turns prompt caching on (cache), and the in-app copilot launches for
+# paid plans (a new scope). The gpt-4.1-mini price cut on 2026-10-15 lives in seeds/price_book.csv.
+MODEL_MIGRATION_DAY = "2026-10-01"
+CACHE_ROLLOUT_DAY = "2026-10-01"
+FEATURE_LAUNCH_DAY = "2026-10-12"
 
 STREAMS: tuple[_Stream, ...] = (
     # ---- OpenAI -------------------------------------------------------------------------------
     _Stream("support-bot", "openai", "proj_q7vt2mk9plx4rcw8", "key_7hq2lmn9xpc4rtvw", "key_m4zt8wq1kd6vnh3c",
-            (("gpt-4.1-mini-2025-04-14", 1.0, _SINCE_EVER),), 260, 1, 4, 3200, 350,
-            workflow="support-triage", feature="ticket-summary", team="support", customer_pool=400,
-            tag_share=0.98, weekend_factor=0.5, cache_prefix_share=0.55, cache_hit_prob=0.7,
-            completion_rate=0.93, success_rate=0.88),
+            (_Model(_GPT41_MINI),), 260, 1, 4, 3200, 350,
+            workflow="support-triage", feature="ticket-summary", team="support",
+            customer_segments=("enterprise", "growth", "free"), tag_share=0.98, weekend_factor=0.5,
+            cache=(_Cache(0.55, 0.7),), completion_rate=0.93, success_rate=0.88),
     _Stream("search-answers", "openai", "proj_n3hd8bz1wy6kfe5r", "key_b9rx3fj5ty2lwp8s", None,
-            (("gpt-4.1-2025-04-14", 0.8, _SINCE_EVER), (UNPRICED_MODEL, 0.2, "2026-09-14")),
-            520, 1, 1, 5500, 450, feature="search-answers", customer_pool=900, tag_share=0.75,
-            weekend_factor=0.7, cache_prefix_share=0.4, cache_hit_prob=0.5),
+            (_Model(_GPT41, 0.8), _Model(UNPRICED_MODEL, 0.2, since="2026-09-14")),
+            520, 1, 1, 5500, 450, feature="search-answers", customer_segments=("enterprise", "growth", "free"),
+            tag_share=0.75, weekend_factor=0.7, cache=(_Cache(0.4, 0.5),)),
     _Stream("search-dev", "openai", "proj_n3hd8bz1wy6kfe5r", "key_e6kc1ud7vm4qza9h", None,
-            (("gpt-4.1-mini-2025-04-14", 1.0, _SINCE_EVER),), 60, 1, 1, 2500, 300, tag_share=0.0,
-            weekend_factor=0.1),
+            (_Model(_GPT41_MINI),), 60, 1, 1, 2500, 300, tag_share=0.0, weekend_factor=0.1),
     _Stream("notebooks", "openai", "proj_n3hd8bz1wy6kfe5r", "key_p2ny5gs8lb3xcw6t", None,
-            (("gpt-4.1-2025-04-14", 1.0, _SINCE_EVER),), 10, 1, 5, 8000, 900, tag_share=0.0,
+            (_Model(_GPT41),), 10, 1, 5, 8000, 900, tag_share=0.0,
             weekend_factor=0.05, hour_center=15.0, hour_spread=5.0),
+    # Finance moves 60% of its invoice tasks to gpt-4.1 on the migration day, for extraction accuracy.
     _Stream("invoice-batch", "openai", "proj_t5gm1ca7xu9jzs2p", "key_h8vd4tk2rn7fmq1z", None,
-            (("gpt-4o-mini-2024-07-18", 1.0, _SINCE_EVER),), 90, 2, 6, 7000, 900,
+            (_Model(_GPT4O_MINI, until=MODEL_MIGRATION_DAY), _Model(_GPT4O_MINI, 0.4, since=MODEL_MIGRATION_DAY),
+             _Model(_GPT41, 0.6, since=MODEL_MIGRATION_DAY)), 90, 2, 6, 7000, 900,
             workflow="invoice-processing", feature="doc-extraction", team="finance-ops", batch=True,
-            weekend_factor=0.2, hour_center=2.5, hour_spread=2.0, cache_prefix_share=0.3,
-            cache_hit_prob=0.4, completion_rate=0.96, success_rate=0.95),
+            weekend_factor=0.2, hour_center=2.5, hour_spread=2.0, cache=(_Cache(0.3, 0.4),),
+            completion_rate=0.96, success_rate=0.95),
     _Stream("legacy-cron", "openai", "proj_w8lr4ne6vq3bdy0k", "key_s3wj9pa6ce1ugx4l", None,
-            (("gpt-4o-2024-08-06", 1.0, _SINCE_EVER),), 220, 1, 1, 4000, 600, tag_share=0.0,
+            (_Model("gpt-4o-2024-08-06"),), 220, 1, 1, 4000, 600, tag_share=0.0,
             weekend_factor=1.0, growth=0.0, hour_center=12.0, hour_spread=11.0),
+    # The in-app copilot launches on a Monday for the paid plans, in a project and with a key of its
+    # own, every request tagged; adoption grows quickly after the launch.
+    _Stream("in-app-copilot", "openai", "proj_k2wf7nx4bd9rcm5t", "key_d8qn3tw6hv1rxz5k", None,
+            (_Model(_GPT41, since=FEATURE_LAUNCH_DAY),), 150, 1, 6, 4500, 550, feature="in-app-copilot",
+            team="growth", customer_segments=("enterprise", "growth"), weekend_factor=0.35, growth=0.6,
+            hour_center=15.0, hour_spread=6.0, cache=(_Cache(0.5, 0.6),)),
     # ---- Anthropic ----------------------------------------------------------------------------
     _Stream("contract-review", "anthropic", "wrkspc_01jwqvzr7rxla5agx3hkffuj",
-            "apikey_01rj2n8svvo6bepzj99nhmit", None, ((_SONNET, 1.0, _SINCE_EVER),), 30, 3, 8, 60000, 2500,
+            "apikey_01rj2n8svvo6bepzj99nhmit", None, (_Model(_SONNET),), 30, 3, 8, 60000, 2500,
             workflow="contract-review", feature="doc-extraction", team="legal", weekend_factor=0.1,
-            input_sigma=0.6, cache_prefix_share=0.8, cache_hit_prob=0.9, cache_writes=True,
+            input_sigma=0.6, cache=(_Cache(0.8, 0.9, writes=True),),
             long_context_prob=0.05, completion_rate=0.9, success_rate=0.8),
     _Stream("code-review", "anthropic", "wrkspc_01kd8m2tq6vwp9xbc4hr7ynz", "apikey_01ac5wq8ne3tky7dmh2vzl4p",
-            None, ((_SONNET, 1.0, _SINCE_EVER),), 70, 2, 8, 25000, 1500, workflow="code-review",
-            team="platform", weekend_factor=0.15, cache_prefix_share=0.7, cache_hit_prob=0.85,
-            cache_writes=True, cache_ttl="1h", completion_rate=0.92, success_rate=0.85, parent_share=0.12),
+            None, (_Model(_SONNET),), 70, 2, 8, 25000, 1500, workflow="code-review",
+            team="platform", weekend_factor=0.15, cache=(_Cache(0.7, 0.85, writes=True, ttl="1h"),),
+            completion_rate=0.92, success_rate=0.85, parent_share=0.12),
+    # The nightly ticket digest caches nothing until the rollout day; from then on its fixed instructions
+    # (most of each prompt) are written once a night and read by the rest of the batch.
     _Stream("ticket-digest", "anthropic", "wrkspc_01h4sn9fx2lqt7cv8wjd3mkb", "apikey_01fx9kd3mq7wzt2cnb6hpr8j",
-            None, ((_HAIKU, 1.0, _SINCE_EVER),), 120, 1, 1, 12000, 800, feature="ticket-summary",
-            team="support", batch=True, weekend_factor=1.0, hour_center=3.0, hour_spread=1.5),
+            None, (_Model(_HAIKU),), 120, 1, 1, 12000, 800, feature="ticket-summary",
+            team="support", batch=True, weekend_factor=1.0, hour_center=3.0, hour_spread=1.5,
+            cache=(_Cache(0.85, 0.95, writes=True, shared=True, since=CACHE_ROLLOUT_DAY),)),
     _Stream("internal-assistant", "anthropic", "default", "apikey_01gt4vn8xk2pcq6rzm9wdh3b", None,
-            ((_HAIKU, 0.6, _SINCE_EVER), (_SONNET, 0.4, _SINCE_EVER)), 90, 1, 5, 4000, 700,
+            (_Model(_HAIKU, 0.6), _Model(_SONNET, 0.4)), 90, 1, 5, 4000, 700,
             feature="internal-assistant", employee_tagged=True, weekend_factor=0.1, hour_center=13.0,
-            hour_spread=6.0, cache_prefix_share=0.5, cache_hit_prob=0.6, cache_writes=True,
+            hour_spread=6.0, cache=(_Cache(0.5, 0.6, writes=True),),
             web_search_share=0.15, web_search_max=3),
     # A key someone made in the default workspace and never registered: an early-morning digest job
     # that searches the web on most requests, logged without tags.
     _Stream("news-digest", "anthropic", "default", "apikey_01qm6hv3ws9ket2xdr8nbc5j", None,
-            ((_HAIKU, 1.0, _SINCE_EVER),), 14, 1, 2, 5000, 900, tag_share=0.0, weekend_factor=0.2,
+            (_Model(_HAIKU),), 14, 1, 2, 5000, 900, tag_share=0.0, weekend_factor=0.2,
             hour_center=6.0, hour_spread=1.5, web_search_share=0.9, web_search_max=6),
     _Stream("console", "anthropic", "default", None, None,
-            ((_SONNET, 0.7, _SINCE_EVER), (_OPUS, 0.3, _SINCE_EVER)), 25, 1, 1, 6000, 1200, logged=False,
+            (_Model(_SONNET, 0.7), _Model(_OPUS, 0.3)), 25, 1, 1, 6000, 1200, logged=False,
             weekend_factor=0.1, web_search_share=0.3, web_search_max=4),
     _Stream("labs", "anthropic", "wrkspc_01p9tx4wd6hjn3kmc8vrb2lq", "apikey_01ud3pk6wj8rmz1fhx4ncq7t", None,
-            ((_OPUS, 1.0, _SINCE_EVER),), 55, 1, 3, 9000, 1800, tag_share=0.0, weekend_factor=0.3,
-            cache_prefix_share=0.5, cache_hit_prob=0.5, cache_writes=True),
+            (_Model(_OPUS),), 55, 1, 3, 9000, 1800, tag_share=0.0, weekend_factor=0.3,
+            cache=(_Cache(0.5, 0.5, writes=True),)),
     _Stream("search-eval", "anthropic", "wrkspc_01m7cz3pb8vkr2gnq6xtf1wd", "apikey_01lw7cz2hr9tnb4kxq6mfv8d",
-            None, ((_SONNET, 1.0, _SINCE_EVER),), 20, 4, 12, 15000, 1000, logged=False, weekend_factor=1.0,
-            hour_center=1.5, hour_spread=1.5, cache_prefix_share=0.6, cache_hit_prob=0.8, cache_writes=True),
+            None, (_Model(_SONNET),), 20, 4, 12, 15000, 1000, logged=False, weekend_factor=1.0,
+            hour_center=1.5, hour_spread=1.5, cache=(_Cache(0.6, 0.8, writes=True),)),
 )
 
 # The caller that never writes to the event log although its key is owned: provider-only spend.
 UNLOGGED_API_KEY = "apikey_01lw7cz2hr9tnb4kxq6mfv8d"
 
-_SEED_FILES = ("price_book", "employees", "api_key_owners", "project_owners")
+_SEED_FILES = ("price_book", "employees", "api_key_owners", "project_owners", "customers")
 _EVENT_COLUMNS = (
     "request_id", "occurred_at", "provider", "model", "api_key_id", "project_id",
     "uncached_input_tokens", "cache_read_input_tokens", "cache_write_input_tokens", "output_tokens",
@@ -346,7 +405,8 @@ def _load_config(con, scale: float, providers: tuple[str, ...]) -> None:
     con.execute("create table surges (stream varchar, day date, factor double)")
     con.executemany("insert into surges values (?, ?, ?)", [list(s) for s in SURGES])
 
-    columns = [f for f in fields(_Stream) if f.name != "models"]
+    nested = ("models", "cache", "customer_segments")
+    columns = [f for f in fields(_Stream) if f.name not in nested]
     types = {"bool": "boolean", "int": "integer", "float": "double"}
     ddl = ", ".join(f"{f.name} {types.get(str(f.type), 'varchar')}" for f in columns)
     con.execute(f"create table streams ({ddl})")
@@ -354,11 +414,75 @@ def _load_config(con, scale: float, providers: tuple[str, ...]) -> None:
         f"insert into streams values ({', '.join('?' for _ in columns)})",
         [[getattr(s, f.name) for f in columns] for s in STREAMS],
     )
-    con.execute("create table stream_models (stream varchar, model varchar, weight double, in_use_from date)")
+    con.execute("create table stream_models (stream varchar, model varchar, weight double, in_use_from date, "
+                "in_use_until date)")
     con.executemany(
-        "insert into stream_models values (?, ?, ?, cast(? as date))",
-        [[s.stream, m, w, since] for s in STREAMS for m, w, since in s.models],
+        "insert into stream_models values (?, ?, ?, cast(? as date), cast(? as date))",
+        [[s.stream, *m] for s in STREAMS for m in s.models],
     )
+    con.execute("create table stream_cache (stream varchar, prefix_share double, hit_prob double, writes boolean, "
+                "ttl varchar, shared boolean, since date)")
+    con.executemany(
+        "insert into stream_cache values (?, ?, ?, ?, ?, ?, cast(? as date))",
+        [[s.stream, *asdict(c).values()] for s in STREAMS for c in s.cache],
+    )
+    con.execute("create table segment_weights (segment varchar, weight integer)")
+    con.executemany("insert into segment_weights values (?, ?)", [list(w) for w in SEGMENT_WEIGHTS])
+    unknown = sorted({seg for s in STREAMS for seg in s.customer_segments} - {seg for seg, _ in SEGMENT_WEIGHTS})
+    if unknown:
+        raise ValueError(f"streams serve segments without a weight in SEGMENT_WEIGHTS: {', '.join(unknown)}")
+    con.execute("create table stream_segments (stream varchar, segment varchar)")
+    con.executemany("insert into stream_segments values (?, ?)",
+                    [[s.stream, seg] for s in STREAMS for seg in s.customer_segments])
+    _load_customers(con, seeds / "customers.csv")
+
+
+def _load_customers(con, path: Path) -> None:
+    """The customers and their plan segment over time; a row the demo cannot use is refused by line."""
+    con.execute(f"""
+        create temp table customer_rows as
+        select row_number() over () + 1 as line, *
+        from read_csv('{path}', header = true, all_varchar = true,
+                      columns = {{'customer_id': 'VARCHAR', 'customer_name': 'VARCHAR', 'segment': 'VARCHAR',
+                                 'valid_from': 'VARCHAR', 'valid_to': 'VARCHAR'}})""")
+    bad = con.execute("""
+        with checked as (
+            select line, customer_id, segment, valid_from, valid_to,
+                   try_cast(valid_from as date) as day_from, try_cast(valid_to as date) as day_to
+            from customer_rows
+        ), problems as (
+            select line,
+                   case when coalesce(customer_id, '') = '' then 'customer_id'
+                        when segment is null or segment not in (select segment from segment_weights) then 'segment'
+                        when day_from is null then 'valid_from'
+                        when valid_to is not null and (day_to is null or day_to <= day_from) then 'valid_to'
+                   end as field, NULL::bigint as other_line
+            from checked
+            union all
+            select b.line, 'overlap', a.line from checked a join checked b
+              on a.customer_id = b.customer_id and a.line < b.line
+             and b.day_from < coalesce(a.day_to, DATE '9999-12-31')
+             and a.day_from < coalesce(b.day_to, DATE '9999-12-31')
+        )
+        select p.line, p.field, p.other_line, c.customer_id, c.segment, c.valid_from, c.valid_to
+        from problems p join checked c using (line)
+        where p.field is not null order by p.line limit 1""").fetchone()
+    if bad:
+        line, field, other_line, customer_id, segment, valid_from, valid_to = bad
+        allowed = ", ".join(seg for seg, _ in SEGMENT_WEIGHTS)
+        problem = {
+            "customer_id": "customer_id is empty",
+            "segment": f"segment {segment!r} is not one of the demo's segments ({allowed})",
+            "valid_from": f"valid_from {valid_from!r} is not an ISO date",
+            "valid_to": f"valid_to {valid_to!r} is not an ISO date after valid_from",
+            "overlap": f"valid_from {valid_from!r}: the period overlaps {customer_id}'s row on line {other_line}",
+        }[field]
+        raise ValueError(f"{path} line {line}: {problem}")
+    con.execute("""
+        create table customers as
+        select customer_id, segment, cast(valid_from as date) as valid_from, cast(valid_to as date) as valid_to
+        from customer_rows;
+        drop table customer_rows""")
 
 
 _MACROS = """
@@ -393,7 +517,33 @@ select sd.stream, sd.day, m.model,
        sum(m.weight) over (partition by sd.stream, sd.day) as total
 from stream_days sd
 join stream_models m on m.stream = sd.stream and m.in_use_from <= sd.day
+                    and (m.in_use_until is null or sd.day < m.in_use_until)
 window w as (partition by sd.stream, sd.day order by m.model rows between unbounded preceding and current row);
+
+-- Customers a stream serves on a day (those of its segments whose row is in force), each holding as
+-- many numbered slots as its segment's weight: a unit's draw picks a slot.
+create table customer_slots as
+with served as (
+    select ss.stream, d.day, c.customer_id, w.weight
+    from stream_segments ss
+    cross join days d
+    join customers c on c.segment = ss.segment and c.valid_from <= d.day and (c.valid_to is null or d.day < c.valid_to)
+    join segment_weights w on w.segment = c.segment
+)
+select stream, day, customer_id,
+       cast(sum(weight) over (partition by stream, day order by customer_id rows between unbounded preceding
+                              and current row) - weight + unnest(range(weight)) as integer) as slot
+from served;
+
+create table customer_slot_counts as
+select stream, day, count(*) as slots from customer_slots group by all;
+
+-- Prompt caching in force per stream and day: the latest setting that has started.
+create table cache_days as
+select sd.stream, sd.day, c.prefix_share, c.hit_prob, c.writes, c.ttl, c.shared
+from stream_days sd
+join stream_cache c on c.stream = sd.stream and c.since <= sd.day
+qualify row_number() over (partition by sd.stream, sd.day order by c.since desc) = 1;
 
 -- Who uses the internal assistant on a day: roster members active that day, minus idle seats and
 -- a fixed part of the staff who never use it.
@@ -424,19 +574,24 @@ with expanded as (
            case when s.workflow is not null and e.unit_idx > 0 and rnd(e.stream, e.day, e.unit_idx, 'parent') < s.parent_share
                 then s.workflow || '-' || strftime(e.day, '%Y%m%d') || '-' || lpad(cast(e.unit_idx as varchar), 5, '0')
            end as parent_task_id,
-           case when s.customer_pool > 0
-                then 'cust-' || lpad(cast(hash(e.stream, e.day, e.unit_idx, 'customer') % s.customer_pool + 1 as varchar), 4, '0')
-           end as customer_id,
+           rnd(e.stream, e.day, e.unit_idx, 'customer') as u_customer,
            case when s.workflow is not null and rnd(e.stream, e.day, e.unit_idx, 'done') < s.completion_rate
                 then case when rnd(e.stream, e.day, e.unit_idx, 'ok') < s.success_rate then 'success' else 'failure' end
            end as outcome,
            hash(e.stream, e.day, e.unit_idx, 'employee') as employee_draw
     from expanded e join streams s using (stream)
 )
-select d.*, b.model, u.employee_id
+select d.*, b.model, u.employee_id, cs.customer_id,
+       coalesce(k.prefix_share, 0) as cache_prefix_share, coalesce(k.hit_prob, 0) as cache_hit_prob,
+       coalesce(k.writes, false) as cache_writes, coalesce(k.ttl, '5m') as cache_ttl,
+       coalesce(k.shared, false) as cache_shared
 from drawn d
 join model_bands b on b.stream = d.stream and b.day = d.day
                   and d.u_model * b.total >= b.lo and d.u_model * b.total < b.hi
+left join customer_slot_counts n on n.stream = d.stream and n.day = d.day
+left join customer_slots cs on cs.stream = d.stream and cs.day = d.day
+                            and cs.slot = cast(floor(d.u_customer * n.slots) as integer)
+left join cache_days k on k.stream = d.stream and k.day = d.day
 left join (select day, min(n) as n from assistant_users group by day) c
        on d.employee_tagged and c.day = d.day
 left join assistant_users u on u.day = d.day and u.idx = d.employee_draw % c.n;
@@ -459,20 +614,28 @@ with expanded as (
            rnd(e.stream, e.day, e.unit_idx * 1000 + e.req_idx, 'log') as u_log,
            rnd(e.stream, e.day, e.unit_idx * 1000 + e.req_idx, 'tag') as u_tag
     from expanded e
+), first_uses as (
+    -- the request that meets the cached prefix first: the unit's first, or, for a prefix all the
+    -- stream's units share, the day's first
+    select s.*,
+           case when s.cache_shared then s.occurred_at = min(s.occurred_at) over (partition by s.stream, s.day)
+                else s.req_idx = 0 end as first_use
+    from sized s
 ), cached as (
     select s.*,
            case when s.provider = 'openai'
                 -- OpenAI caches prompts of 1024+ tokens automatically, in 128-token steps; no write fee.
                 then case when s.hit and s.prompt_tokens >= 1024
                           then cast(floor(s.prompt_tokens * s.cache_prefix_share / 128) * 128 as bigint) else 0 end
-                when s.cache_writes and s.req_idx > 0 and s.hit
+                -- explicit caching: the first request that needs the prefix writes it, later ones read it
+                when s.cache_writes and not s.first_use and s.hit
                 then cast(round(s.prompt_tokens * s.cache_prefix_share) as bigint)
                 else 0
            end as cache_read_input_tokens,
-           case when s.cache_writes and (s.req_idx = 0 or not s.hit)
+           case when s.cache_writes and (s.first_use or not s.hit)
                 then cast(round(s.prompt_tokens * s.cache_prefix_share) as bigint) else 0
            end as cache_write_input_tokens
-    from sized s
+    from first_uses s
 ), final as (
     select c.*,
            c.prompt_tokens - c.cache_read_input_tokens - c.cache_write_input_tokens as uncached_input_tokens,
@@ -506,7 +669,7 @@ select case when provider = 'openai' then 'chatcmpl-' || substr(md5(concat_ws('|
        case when is_logged and u_tag < tag_share then employee_id end as employee_id,
        case when is_logged and u_tag < tag_share then customer_id end as customer_id,
        -- what the caller knew, whether or not the log carries it
-       task_id as true_task_id, employee_id as true_employee_id
+       task_id as true_task_id, employee_id as true_employee_id, customer_id as true_customer_id
 from final;
 """
 
@@ -789,6 +952,7 @@ def _generate(landing_dir: Path, scale: float, providers: tuple[str, ...], finge
         for sql in (_MACROS, _REQUESTS_SQL, _CLAUDE_CODE_SQL, _PRICING_SQL, _BACKEND_SQL, _CLAUDE_CODE_COST_SQL,
                     unattributed_sql):
             con.execute(sql)
+        _check_customers(con)
         unpriced = con.execute(
             "select count(*) from priced_requests where uncached_usd is null or output_usd is null"
         ).fetchone()[0]
@@ -824,6 +988,17 @@ def _generate(landing_dir: Path, scale: float, providers: tuple[str, ...], finge
     tmp.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     tmp.replace(backend / "manifest.json")
     return org
+
+
+def _check_customers(con) -> None:
+    """Refuse a customers seed that leaves a stream with no customer to serve on a day."""
+    no_customer = con.execute("""
+        select u.stream, u.day from units u
+        where u.customer_id is null and u.stream in (select stream from stream_segments)
+        order by 1, 2 limit 1""").fetchone()
+    if no_customer:
+        raise ValueError(f"stream {no_customer[0]} serves customers, but on {no_customer[1]} the customers seed "
+                         "has no customer of its segments")
 
 
 def _write_events(con, events_dir: Path) -> list[str]:

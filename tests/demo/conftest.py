@@ -25,7 +25,7 @@ EVENT_TYPES = {
     "task_id": "VARCHAR", "team": "VARCHAR", "employee_id": "VARCHAR", "customer_id": "VARCHAR",
 }
 SEEDS = ("teams", "features", "workflows", "workflow_baselines", "employees", "api_key_owners",
-         "project_owners", "price_book")
+         "project_owners", "price_book", "customers")
 BACKEND = ("requests", "openai_usage", "openai_costs", "anthropic_usage", "anthropic_costs",
            "claude_code_users", "claude_code_models")
 

@@ -24,6 +24,7 @@ COLUMNS = {
                        "valid_to"],
     "price_book": ["provider", "model", "match_pattern", "token_class", "usd_per_million_tokens", "service_tier",
                    "context_window", "batch_multiplier", "valid_from", "valid_to", "source"],
+    "customers": ["customer_id", "customer_name", "segment", "valid_from", "valid_to"],
 }
 SLUG = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 PROVIDER_ID = re.compile(r"^[a-z0-9_]+$")
@@ -163,3 +164,41 @@ def test_one_model_changes_price_inside_the_period():
     (key, dates), = changes.items()
     successors = {r["valid_from"] for r in read("price_book") if (r["provider"], r["match_pattern"]) == key}
     assert dates <= successors
+
+
+def test_customers_are_in_the_demo_segments_with_one_row_in_force_at_a_time():
+    from dagster_project.demo.generator import SEGMENT_WEIGHTS
+
+    rows = read("customers")
+    segments = {name for name, _ in SEGMENT_WEIGHTS}
+    assert {r["segment"] for r in rows} == segments and len(segments) == 3
+    periods = defaultdict(list)
+    for r in rows:
+        assert re.fullmatch(r"cust-\d{4}", r["customer_id"]) and r["customer_name"], r
+        periods[r["customer_id"]].append((day(r["valid_from"]), day(r["valid_to"]) or dt.date.max))
+    for spans in periods.values():
+        spans.sort()
+        assert all(a[1] <= b[0] for a, b in zip(spans, spans[1:], strict=False))
+    assert len({r["customer_name"] for r in rows}) == len(periods)  # a name per customer, the same on every row
+    # every segment has customers on every day of the period
+    for segment in segments:
+        for offset in range((DEMO_END - DEMO_START).days):
+            d = DEMO_START + dt.timedelta(days=offset)
+            assert any(r["segment"] == segment and day(r["valid_from"]) <= d
+                       and (not r["valid_to"] or d < day(r["valid_to"])) for r in rows), (segment, d)
+
+
+def test_some_customers_change_segment_inside_the_period():
+    by_customer = defaultdict(list)
+    for row in read("customers"):
+        by_customer[row["customer_id"]].append(row)
+    changes = []
+    for rows in by_customer.values():
+        rows.sort(key=lambda r: r["valid_from"])
+        changes += [(a, b) for a, b in zip(rows, rows[1:], strict=False)]
+    inside = [(a, b) for a, b in changes if DEMO_START < day(b["valid_from"]) < DEMO_END]
+    assert len(inside) >= 3
+    for old, new in inside:  # one row closes on the date the next opens, in another segment
+        assert old["valid_to"] == new["valid_from"] and old["segment"] != new["segment"]
+    assert any(DEMO_START <= day(r["valid_from"]) < DEMO_END for r in read("customers")
+               if r["customer_id"] not in {a["customer_id"] for a, _ in changes})  # and some sign up
