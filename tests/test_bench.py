@@ -71,7 +71,9 @@ def _floor_totals(layout, fmt: str = "jsonl") -> tuple[duckdb.DuckDBPyConnection
 def test_seeds_folder_has_every_seed_the_dbt_project_reads_with_the_same_columns(generated):
     layout, _ = generated
     project = yaml.safe_load((settings.DBT_PROJECT_DIR / "dbt_project.yml").read_text())
-    declared = {k for k in project["seeds"]["tokenspend"] if not k.startswith("+")}
+    properties = yaml.safe_load((settings.DBT_PROJECT_DIR / "models" / "_seeds__properties.yml").read_text())
+    declared = ({k for k in project["seeds"]["tokenspend"] if not k.startswith("+")}
+                | {seed["name"] for seed in properties["seeds"]})
     written = {p.stem for p in layout.seeds.glob("*.csv")}
     assert written == declared
     for name in declared:
@@ -106,6 +108,10 @@ def test_seeds_keep_the_rules_the_dbt_seed_tests_check(generated):
     _no_overlap(_csv(s / "project_owners.csv"), ("provider", "project_id"))
     _no_overlap(_csv(s / "price_book.csv"),
                 ("provider", "model", "match_pattern", "token_class", "service_tier", "context_window"))
+    customers = _csv(s / "customers.csv")
+    _no_overlap(customers, ("customer_id",))
+    assert all(r["segment"] for r in customers)
+    assert len({r["segment"] for r in customers}) > 1 and len({r["customer_id"] for r in customers}) < len(customers)
     scopes = {"team": teams, "feature": set(features), "workflow": set(workflows)}
     for b in _csv(s / "budgets.csv"):
         assert b["scope"] in scopes[b["scope_type"]], b
@@ -190,6 +196,7 @@ def _python_totals(layout) -> dict:
     requests = {e["request_id"]: e for e in _lines(layout.landing("jsonl") / "events")}
     resolved = {}
     out: dict = Counter()
+    customers = set()
     for e in requests.values():
         day = dt.datetime.fromisoformat(e["occurred_at"].replace("Z", "+00:00")).date()
         key = (e["provider"], e["model"])
@@ -231,6 +238,11 @@ def _python_totals(layout) -> dict:
         if method == "untagged":
             out["untagged requests"] += 1
             out["untagged priced cost"] += cost or 0
+        if e.get("customer_id"):
+            customers.add(e["customer_id"])
+            out["customer requests"] += 1
+            out["customer priced cost"] += cost or 0
+    out["customers"] = len(customers)
     return {k: (Decimal(v) if "cost" in k else v) for k, v in out.items()}
 
 
@@ -241,6 +253,7 @@ def test_floor_totals_equal_an_independent_python_computation(generated):
     compare(python, {k: v for k, v in floor.items() if k in python or v}, names=("python", "floor"))
     assert floor["requests"] == counts["period"]["requests"]
     assert floor["unpriced requests"] > 0 and floor["untagged requests"] > 0
+    assert 0 < floor["customer requests"] < floor["requests"] and floor["customers"] > 1
     assert {"method request_tag: requests", "method api_key_owner: requests", "method project_owner: requests",
             "method untagged: requests"} <= set(floor)
 
@@ -257,6 +270,7 @@ def test_floor_reads_parquet_and_json_lines_alike(generated):
     "update fact set attribution_method = 'untagged' "
     "where rowid = (select min(rowid) from fact where attribution_method = 'project_owner')",
     "update fact set request_count = request_count + 1 where rowid = (select min(rowid) from fact)",
+    "update fact set customer_id = null where rowid = (select min(rowid) from fact where customer_id is not null)",
 ])
 def test_comparison_catches_a_difference(generated, change):
     layout, _ = generated

@@ -13,7 +13,7 @@ from dagster_project.cli import load_definitions
 from dagster_project.settings import REPO_ROOT
 
 MARTS = ["fct_token_spend", "mart_spend_daily", "mart_feature_spend", "mart_workflow_spend", "mart_team_spend",
-         "mart_untagged_spend"]
+         "mart_untagged_spend", "mart_spend_change", "mart_cache_batch_levers", "mart_customer_spend"]
 INGEST = ["openai_usage_completions", "openai_costs", "anthropic_usage_messages", "anthropic_cost_report",
           "request_events", "litellm_spend_logs", "otel_spans"]
 

@@ -76,7 +76,7 @@ requests as (
     select distinct on (request_id)
         request_id, cast(cast(occurred_at as timestamptz) as date) as usage_date, provider, model,
         api_key_id, project_id, uncached_input_tokens, cache_read_input_tokens, cache_write_input_tokens,
-        output_tokens, coalesce(batch, false) as is_batch, feature, workflow, team, employee_id
+        output_tokens, coalesce(batch, false) as is_batch, feature, workflow, team, employee_id, customer_id
     from events
 ),
 price_book as (select * from {_seed(seeds, 'price_book', _PRICE)}),
@@ -142,7 +142,7 @@ owned as (
         and {in_force.format(a='tagged_employee', d='priced.usage_date')}
 ),
 attributed as (
-    select usage_date, provider, project_id, api_key_id, model, is_batch, estimated_cost_usd,
+    select usage_date, provider, project_id, api_key_id, model, is_batch, estimated_cost_usd, customer_id,
         coalesce(feature, key_feature, project_feature) as feature,
         coalesce(workflow, key_workflow, project_workflow) as workflow,
         coalesce(team, tagged_employee_team, key_team, keyholder_team, project_team) as team,
@@ -156,7 +156,7 @@ attributed as (
     from owned
 )
 select usage_date, provider, project_id, api_key_id, model, is_batch, feature, workflow, team, employee_id,
-    attribution_method,
+    customer_id, attribution_method,
     count(*) as request_count,
     case when bool_or(estimated_cost_usd is null) then null else sum(estimated_cost_usd) end as estimated_cost_usd,
     bool_or(estimated_cost_usd is null) as is_unpriced

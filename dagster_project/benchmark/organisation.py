@@ -14,8 +14,11 @@ What the traffic exercises, by construction:
   whose team comes from the roster on the day), API key owners, project owners (old keys with no owner
   row in owned projects), and untagged traffic: 9 of the 60 keys (15%) have no owner, sit in projects
   with no owner, and their requests carry no tag;
-- effective dates: one key changes owner on 16 September, one employee changes team that day, and
-  one model's price is cut that day (two price rows);
+- effective dates: one key changes owner on 16 September, one employee changes team that day, one
+  customer moves to a bigger plan segment that day, and one model's price is cut that day (two price
+  rows);
+- customers: half of the service keys' tagged requests name one of 500 customers; the customers seed
+  places all but the last 20 in a segment (the others are unknown to it);
 - one model (`gpt-5-mini`) has no price;
 - re-delivery: about 1 line in 200 repeats the previous request (same `request_id`).
 
@@ -115,6 +118,10 @@ MOVER = ("emp-005", "platform")  # employee who changes team on CHANGE_DAY, and 
 PERSONAL_KEY_EMPLOYEES = ["emp-005", "emp-014", "emp-027", "emp-038", "emp-062", "emp-089"]
 SECOND_KEY_FEATURES = ["search-answers", "ticket-summary", "doc-extraction", "recommendations", "copy-generation"]
 HANDED_OVER = ("forecast-notes", "data-science")  # the service key that changes owner, and its new team
+CUSTOMERS = 500  # customer ids cus_0000 .. cus_0499, on the service keys' tagged requests
+UNKNOWN_CUSTOMERS = 20  # the last ids, which the customers seed does not list
+SEGMENTS = (("enterprise", 10), ("growth", 30), ("free", 60))  # segment, percent of customers
+UPGRADED_CUSTOMER = ("cus_0003", "enterprise")  # moves to this segment on CHANGE_DAY
 LEGACY_KEYS, UNOWNED_KEYS = 4, 9
 
 
@@ -274,6 +281,18 @@ def write_seeds(folder: Path, events: int) -> None:
     _write_csv(folder / "tag_aliases.csv", ["dimension", "alias", "canonical"],
                [("feature", "search", "search-answers"), ("feature", "ticket-summarizer", "ticket-summary"),
                 ("workflow", "triage", "support-triage"), ("team", "ds", "data-science")])
+    customers = []
+    for n in range(CUSTOMERS - UNKNOWN_CUSTOMERS):
+        customer, roll = f"cus_{n:04d}", int(_digest(f"segment cus_{n:04d}", 4), 16) % 100
+        segment = next(name for name, bound in _segment_bounds() if roll < bound)
+        name, joined = f"Customer {n:04d}", (START - dt.timedelta(days=30 + n)).isoformat()
+        if customer == UPGRADED_CUSTOMER[0]:
+            customers.append((customer, name, segment, joined, CHANGE_DAY.isoformat()))
+            customers.append((customer, name, UPGRADED_CUSTOMER[1], CHANGE_DAY.isoformat(), None))
+        else:
+            customers.append((customer, name, segment, joined, None))
+    _write_csv(folder / "customers.csv", ["customer_id", "customer_name", "segment", "valid_from", "valid_to"],
+               customers)
     _write_csv(folder / "tag_corrections.csv",
                ["request_id", "task_id", "dimension", "value", "valid_from", "valid_to", "reason"], [])
     # monthly budgets in proportion to the volume, so their status means the same at any size
@@ -291,6 +310,15 @@ def write_seeds(folder: Path, events: int) -> None:
                ["scope_type", "scope", "monthly_budget_usd", "policy", "owner", "valid_from", "valid_to"],
                [(t, s, f"{(amount * scale).quantize(Decimal('0.01'))}", p, o, START.isoformat(), None)
                 for t, s, amount, p, o in budgets])
+
+
+def _segment_bounds() -> list[tuple[str, int]]:
+    """SEGMENTS as cumulative percent bounds: a customer whose roll (0-99) is below a bound is in it."""
+    bounds, total = [], 0
+    for name, percent in SEGMENTS:
+        total += percent
+        bounds.append((name, total))
+    return bounds
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -397,7 +425,7 @@ def events_sql(first: int, count: int, day: str) -> str:
         case when tagged and role = 'workflow' then {task} end as task_id,
         case when tagged and role = 'gateway' then gateway_team end as team,
         case when tagged and role = 'personal' then key_employee end as employee_id,
-        case when tagged and role = 'service' and customer_roll < 500 then printf('cus_%04d', customer_roll)
+        case when tagged and role = 'service' and customer_roll < {CUSTOMERS} then printf('cus_%04d', customer_roll)
              end as customer_id,
         requested_at as _at,
         cast(requested_at as date) as day

@@ -1,7 +1,7 @@
 """The figures tokenspend and the floor must agree on, read the same way from each, compared exactly.
 
 Both sides are relations at the fact grain with `request_count`, `estimated_cost_usd` (DECIMAL),
-`is_unpriced`, `attribution_method` and `team`: tokenspend's is `marts.fct_token_spend`'s request
+`is_unpriced`, `attribution_method`, `team` and `customer_id`: tokenspend's is `marts.fct_token_spend`'s request
 rows, the floor's its `fact` table. Money stays DECIMAL from DuckDB to the comparison.
 """
 
@@ -21,9 +21,10 @@ class TotalsDiffer(AssertionError):
 
 
 def totals(con: duckdb.DuckDBPyConnection, relation: str) -> dict[str, int | Decimal]:
-    """Requests, priced estimated cost, unpriced requests, untagged requests and cost, and requests and
-    priced cost per attribution method, per team, and per team of the requests its API key owner
-    attributed, from `relation`."""
+    """Requests, priced estimated cost, unpriced requests, untagged requests and cost, the requests and
+    priced cost that served a customer and the customers served, and requests and priced cost per
+    attribution method, per team, and per team of the requests its API key owner attributed, from
+    `relation`."""
     out: dict[str, int | Decimal] = {}
     row = con.execute(f"""
         select
@@ -31,10 +32,14 @@ def totals(con: duckdb.DuckDBPyConnection, relation: str) -> dict[str, int | Dec
             coalesce(sum(estimated_cost_usd) filter (where not is_unpriced), 0),
             coalesce(sum(request_count) filter (where is_unpriced), 0),
             coalesce(sum(request_count) filter (where attribution_method = 'untagged'), 0),
-            coalesce(sum(estimated_cost_usd) filter (where attribution_method = 'untagged' and not is_unpriced), 0)
+            coalesce(sum(estimated_cost_usd) filter (where attribution_method = 'untagged' and not is_unpriced), 0),
+            coalesce(sum(request_count) filter (where customer_id is not null), 0),
+            coalesce(sum(estimated_cost_usd) filter (where customer_id is not null and not is_unpriced), 0),
+            count(distinct customer_id)
         from {relation}
     """).fetchone()
-    names = ["requests", "priced estimated cost", "unpriced requests", "untagged requests", "untagged priced cost"]
+    names = ["requests", "priced estimated cost", "unpriced requests", "untagged requests", "untagged priced cost",
+             "customer requests", "customer priced cost", "customers"]
     out.update(zip(names, row, strict=True))
     team = "coalesce(team, '" + NO_TEAM + "')"
     for column, label, where in (("attribution_method", "method", "true"), (team, "team", "true"),

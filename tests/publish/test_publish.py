@@ -16,7 +16,8 @@ from tests.publish.conftest import published_of
 
 MARTS = {"fct_token_spend", "mart_spend_daily", "mart_feature_spend", "mart_workflow_spend", "mart_team_spend",
          "mart_untagged_spend", "mart_untagged_offenders", "mart_untagged_share", "mart_reconciliation",
-         "mart_budget_status", "mart_spend_anomalies", "mart_price_crosscheck"}
+         "mart_budget_status", "mart_spend_anomalies", "mart_price_crosscheck", "mart_customer_spend",
+         "mart_spend_change", "mart_cache_batch_levers"}
 NOW = dt.datetime(2026, 10, 31, 4, 0)
 
 

@@ -8,15 +8,22 @@
 -- units, one per API key that searched. A cell's billed cost is split over its units by weight =
 -- searches in a web-search cell; else estimated list cost when every unit of the cell is priced, else
 -- total tokens, else equally. Each share is rounded to 9 decimals and the cell's rounding remainder
--- goes to its largest unit (ties: spend_unit_id), so every cell - hence every day x provider - sums
--- EXACTLY to billed cost. Units in a cell with no billed cost get 0. Billed cells with no unit (code
--- execution; a web-search line on a day the usage report shows no searches) are kept whole,
+-- goes to its largest unit (ties: allocation_unit_id), so every cell - hence every day x provider -
+-- sums EXACTLY to billed cost. Units in a cell with no billed cost get 0. Billed cells with no unit
+-- (code execution; a web-search line on a day the usage report shows no searches) are kept whole,
 -- attributed by API key owner (when the cost line has a key), then project owner, else untagged.
+--
+-- Customers: a cell's cost is shared over its units WITHOUT their customer (allocation_unit_id: the
+-- spend units summed over customer_id), then each unit's share is split over its customers by the
+-- cell's basis (their searches, estimated list cost or tokens; equally when those are all 0 or the
+-- basis is equal_split), rounded to 9 decimals with the remainder to the largest (ties:
+-- spend_unit_id). Summed over customer_id, the rows are exactly what they would be with no customer
+-- dimension: the customer moves no cost between features, keys or days.
 {{ config(**incremental_by_day('all')) }}
 -- depends_on: {{ ref('int_rebuild_days') }}
 {%- set cell = ['usage_date', 'provider', 'project_id', 'model_key', 'is_web_search'] %}
 {%- set dims = ['usage_date', 'provider', 'project_id', 'api_key_id', 'model', 'model_key', 'is_batch',
-                'feature', 'workflow', 'team', 'employee_id', 'attribution_method', 'record_type'] %}
+                'feature', 'workflow', 'team', 'employee_id', 'customer_id', 'attribution_method', 'record_type'] %}
 with
 
 units as (
@@ -26,6 +33,25 @@ units as (
         record_type = 'web_search' as is_web_search
     from {{ ref('int_spend_units') }}
     where {{ in_rebuild_scope('usage_date') }}
+
+),
+
+allocation_units as (
+
+    -- the spend units summed over their customers: what a cell's billed cost is shared over
+    select
+        allocation_unit_id,
+        {{ cell | join(', ') }},
+        {{ sum_count('request_count') }} as request_count,
+        {{ sum_count('total_tokens') }} as total_tokens,
+        case
+            when max(case when estimated_cost_usd is null then 1 else 0 end) = 1 then null
+            else sum(estimated_cost_usd)
+        end as estimated_cost_usd,
+        max(case when is_unpriced then 1 else 0 end) = 1 as is_unpriced
+
+    from units
+    group by allocation_unit_id, {{ cell | join(', ') }}
 
 ),
 
@@ -83,7 +109,7 @@ unit_cells as (
         sum(estimated_cost_usd) as cell_estimated_cost_usd,
         {{ sum_count('total_tokens') }} as cell_total_tokens
 
-    from units
+    from allocation_units
     group by {{ cell | join(', ') }}
 
 ),
@@ -110,22 +136,22 @@ cell_basis as (
 weighted as (
 
     select
-        units.*,
+        allocation_units.*,
         cell_basis.billed_cost_usd,
         cell_basis.allocation_basis,
         cast(
             case cell_basis.allocation_basis
                 -- a web_search unit's request_count is its searches
-                when 'web_search_requests' then units.request_count
-                when 'estimated_cost' then units.estimated_cost_usd
-                when 'total_tokens' then units.total_tokens
+                when 'web_search_requests' then allocation_units.request_count
+                when 'estimated_cost' then allocation_units.estimated_cost_usd
+                when 'total_tokens' then allocation_units.total_tokens
                 else 1
             end
         as {{ money_type() }}) as allocation_weight
 
-    from units
-    inner join cell_basis  -- every unit has its cell: cell_basis is grouped from units
-        on {{ null_safe_join('units', 'cell_basis', cell) }}
+    from allocation_units
+    inner join cell_basis  -- every unit has its cell: cell_basis is grouped from them
+        on {{ null_safe_join('allocation_units', 'cell_basis', cell) }}
 
 ),
 
@@ -136,7 +162,7 @@ ranked as (
         sum(allocation_weight) over (partition by {{ cell | join(', ') }}) as cell_weight,
         row_number() over (
             partition by {{ cell | join(', ') }}
-            order by allocation_weight desc, spend_unit_id
+            order by allocation_weight desc, allocation_unit_id
         ) as weight_rank
 
     from weighted
@@ -156,6 +182,74 @@ shared as (
 
 ),
 
+unit_costs as (
+
+    select
+        allocation_unit_id,
+        allocation_basis,
+        cast(
+            rounded_share_usd
+            + case
+                when weight_rank = 1 and billed_cost_usd is not null
+                    then billed_cost_usd - sum(rounded_share_usd) over (partition by {{ cell | join(', ') }})
+                else 0
+            end
+        as {{ money_type() }}) as unit_cost_usd
+
+    from shared
+
+),
+
+-- each unit's cost split over its customers, by the same basis --------------------------------------
+customer_weighted as (
+
+    select
+        units.*,
+        unit_costs.unit_cost_usd,
+        unit_costs.allocation_basis,
+        cast(
+            case unit_costs.allocation_basis
+                when 'web_search_requests' then units.request_count
+                when 'estimated_cost' then units.estimated_cost_usd
+                when 'total_tokens' then units.total_tokens
+                else 1
+            end
+        as {{ money_type() }}) as customer_weight
+
+    from units
+    inner join unit_costs  -- every spend unit has its allocation unit: grouped from units above
+        on units.allocation_unit_id = unit_costs.allocation_unit_id
+
+),
+
+customer_ranked as (
+
+    select
+        *,
+        sum(customer_weight) over (partition by allocation_unit_id) as unit_weight,
+        count(*) over (partition by allocation_unit_id) as unit_customers,
+        row_number() over (
+            partition by allocation_unit_id
+            order by customer_weight desc, spend_unit_id
+        ) as customer_rank
+
+    from customer_weighted
+
+),
+
+customer_shared as (
+
+    select
+        *,
+        case
+            when unit_weight > 0 then {{ divide_money('unit_cost_usd * customer_weight', 'unit_weight') }}
+            else {{ divide_money('unit_cost_usd', 'unit_customers') }}
+        end as rounded_share_usd
+
+    from customer_ranked
+
+),
+
 allocated_units as (
 
     select
@@ -171,14 +265,14 @@ allocated_units as (
         cast(
             rounded_share_usd
             + case
-                when weight_rank = 1 and billed_cost_usd is not null
-                    then billed_cost_usd - sum(rounded_share_usd) over (partition by {{ cell | join(', ') }})
+                when customer_rank = 1
+                    then unit_cost_usd - sum(rounded_share_usd) over (partition by allocation_unit_id)
                 else 0
             end
         as {{ money_type() }}) as cost_usd,
         allocation_basis
 
-    from shared
+    from customer_shared
 
 ),
 
@@ -220,6 +314,7 @@ unmatched_attributed as (
         owners.owner_workflow as workflow,
         owners.owner_team as team,
         owners.owner_employee_id as employee_id,
+        cast(null as {{ dbt.type_string() }}) as customer_id,
         coalesce(owners.owner_attribution_method, 'untagged') as attribution_method,
         'unmatched_billed' as record_type,
         unmatched_billed.is_unpriced,

@@ -1,5 +1,5 @@
--- One row per row of the attributed spend (int_spend_allocated, the fact's rows) and token class with
--- tokens, plus one 'other_charges' row for a row whose cost carries no tokens (web search, code
+-- One row per row of the attributed spend (int_spend_allocated, the fact's rows, summed over customer_id)
+-- and token class with tokens, plus one 'other_charges' row for a row whose cost carries no tokens (web search, code
 -- execution, a bill line with no usage): the billed cost of each row split over its token classes, with
 -- the list prices the spend-change and lever marts value tokens at.
 --
@@ -18,10 +18,16 @@
 {%- set classes = token_classes() %}
 with
 
+-- the fact's rows summed over customer_id: a row's customers share its classes in the same proportions
 spend as (
 
-    select * from {{ ref('int_spend_allocated') }}
+    select
+        {{ row_keys | join(', ') }},
+        {{ sum_token_classes() }},
+        sum(cost_usd) as cost_usd
+    from {{ ref('int_spend_allocated') }}
     where {{ in_rebuild_scope('usage_date') }}
+    group by {{ row_keys | join(', ') }}
 
 ),
 

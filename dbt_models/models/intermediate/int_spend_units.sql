@@ -1,7 +1,7 @@
 -- One row per spend unit at the fact grain: usage_date x provider x project_id x api_key_id x model x
--- is_batch x feature x workflow x team x employee_id x attribution_method x record_type. Spend units
--- are what share a cell's billed cost in int_spend_allocated:
---   request           logged requests, aggregated
+-- is_batch x feature x workflow x team x employee_id x customer_id x attribution_method x record_type.
+-- Spend units are what share a cell's billed cost in int_spend_allocated:
+--   request           logged requests, aggregated (one unit per customer served)
 --   unlogged_residual per provider usage row, the usage the event log does not explain: usage tokens
 --                     minus the tokens of logged requests with the same (usage_date, provider,
 --                     project_id, api_key_id, model_key, is_batch), per class, clamped at 0
@@ -13,6 +13,10 @@
 --                     report counts (request_count = searches; no tokens, no list estimate): what the
 --                     day's web-search bill line of the workspace is split by in int_spend_allocated;
 --                     attributed by API key owner, then project owner, else untagged.
+-- Only request units carry a customer_id; every other unit has none (null).
+-- allocation_unit_id keys the unit without its customer: a cell's billed cost is shared over those
+-- units, and each one's share is then split over its customers (int_spend_allocated), so the customer
+-- dimension changes no other figure of the fact.
 -- When several usage rows share one match key (e.g. two service tiers, or two model ids of one
 -- model_key), the logged tokens are taken from them in a fixed order (standard tier first, then
 -- context window, then model), so each class's residual totals exactly max(usage - logged, 0).
@@ -20,7 +24,8 @@
 -- depends_on: {{ ref('int_rebuild_days') }}
 {%- set match_key = ['usage_date', 'provider', 'project_id', 'api_key_id', 'model_key', 'is_batch'] %}
 {%- set dims = ['usage_date', 'provider', 'project_id', 'api_key_id', 'model', 'model_key', 'is_batch',
-                'feature', 'workflow', 'team', 'employee_id', 'attribution_method', 'record_type'] %}
+                'feature', 'workflow', 'team', 'employee_id', 'customer_id', 'attribution_method', 'record_type'] %}
+{%- set allocation_dims = dims | reject('equalto', 'customer_id') | list %}
 {%- set measures = ['request_count'] + token_classes() | map('string') | list %}
 with
 
@@ -61,7 +66,7 @@ request_units as (
 
     select
         usage_date, provider, project_id, api_key_id, model, model_key, is_batch,
-        feature, workflow, team, employee_id, attribution_method,
+        feature, workflow, team, employee_id, customer_id, attribution_method,
         'request' as record_type,
         count(*) as request_count,
         {{ sum_token_classes() }},
@@ -73,7 +78,7 @@ request_units as (
     from requests
     group by
         usage_date, provider, project_id, api_key_id, model, model_key, is_batch,
-        feature, workflow, team, employee_id, attribution_method
+        feature, workflow, team, employee_id, customer_id, attribution_method
 
 ),
 
@@ -236,7 +241,9 @@ residual_units as (
 
     select
         usage_date, provider, project_id, api_key_id, model, model_key, is_batch,
-        feature, workflow, team, employee_id, attribution_method,
+        feature, workflow, team, employee_id,
+        cast(null as {{ dbt.type_string() }}) as customer_id,
+        attribution_method,
         case
             when {{ is_console_usage('provider', 'api_key_id') }} then 'console'
             else 'unlogged_residual'
@@ -292,6 +299,7 @@ web_search_units as (
         owners.owner_workflow as workflow,
         owners.owner_team as team,
         owners.owner_employee_id as employee_id,
+        cast(null as {{ dbt.type_string() }}) as customer_id,
         coalesce(owners.owner_attribution_method, 'untagged') as attribution_method,
         'web_search' as record_type,
         web_search_keys.web_search_requests as request_count,
@@ -324,6 +332,7 @@ final as (
 
     select
         {{ surrogate_key(dims) }} as spend_unit_id,
+        {{ surrogate_key(allocation_dims) }} as allocation_unit_id,
         {{ dims | join(', ') }},
         request_count,
         {% for c in token_classes() -%}

@@ -1,11 +1,11 @@
 -- One row per usage_date x provider x project_id x api_key_id x model x is_batch x feature x workflow x
--- team x employee_id x attribution_method x record_type (request, unlogged_residual, console, web_search,
--- unmatched_billed).
+-- team x employee_id x customer_id x attribution_method x record_type (request, unlogged_residual,
+-- console, web_search, unmatched_billed). Only request rows carry a customer_id.
 -- For every usage_date x provider, sum(cost_usd) equals the provider-reported cost exactly.
 {{ config(**incremental_by_day('all')) }}
 -- depends_on: {{ ref('int_rebuild_days') }}
 {%- set grain = ['usage_date', 'provider', 'project_id', 'api_key_id', 'model', 'is_batch', 'feature',
-                 'workflow', 'team', 'employee_id', 'attribution_method', 'record_type'] %}
+                 'workflow', 'team', 'employee_id', 'customer_id', 'attribution_method', 'record_type'] %}
 with
 
 allocated as (
@@ -30,6 +30,7 @@ final as (
         workflow,
         team,
         employee_id,
+        customer_id,
         attribution_method,
         record_type,
         request_count,
