@@ -28,9 +28,10 @@ $(VENV)/.installed-spark: $(VENV)/.installed requirements-spark.lock
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock -r requirements-spark.lock
 	touch $@
 
+# `make run` prints one line per step and keeps the full logs in a file it names; `make run V=1` prints them.
 run: install            ## the demo: materialise every asset on the demo organisation (warehouse/demo) and print a summary
-	mkdir -p $(DEMO_HOME)
-	DAGSTER_HOME=$(DEMO_HOME) $(BIN)/python -m dagster_project.cli run --demo
+	@mkdir -p $(DEMO_HOME)
+	@DAGSTER_HOME=$(DEMO_HOME) $(BIN)/python -m dagster_project.cli run --demo $(if $(filter-out 0,$(V)),--verbose)
 
 dev: install            ## the Dagster UI of the live deployment (keys and paths from the environment)
 	mkdir -p $(DAGSTER_HOME)

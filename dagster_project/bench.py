@@ -19,15 +19,21 @@ It prints wall time, CPU time and peak memory of each, the ratios, where the ful
 (Dagster steps, dbt's run_results.json), and checks that tokenspend's totals equal the floor's exactly
 after (1) and again after (3); a difference fails the bench (exit status 1). Absolute figures depend
 on the machine; the ratios are what compare between machines.
+
+While it runs it prints a line per stage with the time since it started, and beneath a build one line per
+Dagster step of a second or more (the same lines as `cli run`); a stage that prints nothing for 30 s
+says it is still running.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -38,13 +44,33 @@ PROVIDER_SETTINGS = ("OPENAI_ADMIN_KEY", "ANTHROPIC_ADMIN_KEY", "OPENAI_BASE_URL
 
 
 class Progress:
-    """One line per step, with the time since the bench started."""
+    """One line per step, with the time since the bench started. A measured step's own progress (one line
+    per Dagster step of a build) is echoed beneath it as it comes."""
+
+    HEARTBEAT_SECONDS = 30.0
 
     def __init__(self) -> None:
         self.started = time.perf_counter()
 
     def __call__(self, message: str) -> None:
         print(f"[{time.perf_counter() - self.started:8.1f}s] {message}", flush=True)
+
+    @contextlib.contextmanager
+    def while_running(self, label: str):
+        """Say every HEARTBEAT_SECONDS that `label` is still running, while the block runs."""
+        done, began = threading.Event(), time.perf_counter()
+
+        def tick():
+            while not done.wait(self.HEARTBEAT_SECONDS):
+                self(f"    ... {label}: running for {time.perf_counter() - began:,.0f} s")
+
+        ticker = threading.Thread(target=tick, daemon=True)
+        ticker.start()
+        try:
+            yield
+        finally:
+            done.set()
+            ticker.join()
 
 
 def _env(db: Path, landing: Path, seeds: Path) -> dict[str, str]:
@@ -126,14 +152,15 @@ def main(argv: list[str] | None = None) -> int:
 
     def measure(label: str, step: str, step_args: dict, env: dict):
         progress(f"{label.strip()} ...")
-        m = run_step(label, step, step_args, env, root / "logs")
+        m = run_step(label, step, step_args, env, root / "logs", echo=lambda line: progress(f"    {line.strip()}"))
         progress(f"{label.strip()}: {m.wall_seconds:.1f} s wall, {m.cpu_seconds:.1f} s CPU, "
                  f"peak {m.peak_mib:,.0f} MiB")
         return m
 
     try:
         progress(f"generating {args.events:,} event lines, outcomes and seeds under {root}")
-        layout, counts = organisation.generate(root, args.events)
+        with progress.while_running("generating"):
+            layout, counts = organisation.generate(root, args.events)
         landing, seeds = layout.landing(fmt), layout.seeds
         period, extra_day = counts["period"], counts["extra_day"]
         progress(f"generated {period['lines']:,} lines ({period['requests']:,} requests, {period['tasks']:,} tasks) "

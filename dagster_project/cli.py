@@ -18,16 +18,33 @@ yesterday; today's partial day arrives with the next daily run). `--start` alone
 complete days. A range that is empty or outside the partitions is refused before anything runs.
 
 `prepare` parses the dbt project into the manifest the code location loads (`run` does it itself).
+
+Output. `run` is quiet by default: everything Dagster, dbt, Great Expectations and Python warnings print
+goes to a log file beside the warehouse (`logs/run-<UTC time>.log`, its path printed first), and the
+terminal gets one line per Dagster step as it ends (`RunProgress`: its duration, what it materialised
+with the counts in its metadata, the verdict of its checks), a line now and then while a long step runs,
+and the summary. `-v` (`make run V=1`) prints the full logs instead. A failure prints the error in full,
+with the log's path. The summary (`summary`) is a list of sections, each a function of the published
+file that returns its lines (`SUMMARY_SECTIONS`), then the checks that failed in the run, one line each.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
+import json
 import os
 import sys
+import threading
+import time
+import traceback
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
+from typing import TextIO
 
 import dagster as dg
 
@@ -119,13 +136,205 @@ def default_window(mode: str) -> tuple[dt.date, dt.date]:
     return resolve_range(None, None, utc_today(), first_partition_day())
 
 
-def materialize_all(start: dt.date | None = None, end: dt.date | None = None, instance=None) -> list[dg.DagsterRunStatus]:
+# ---------------------------------------------------------------------------------------------------------
+# Progress: one line per Dagster step as it ends, from the run's events
+
+
+def _count(value: float) -> str:
+    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.2f}"
+
+
+def metadata_counts(metadata: dict) -> list[str]:
+    """The counts in a materialisation's metadata (its integer and float values), as `name value`."""
+    out = []
+    for key, value in metadata.items():
+        raw = getattr(value, "value", value)
+        if isinstance(raw, int | float) and not isinstance(raw, bool):
+            out.append(f"{key.removeprefix('dagster/')} {_count(raw)}")
+    return out
+
+
+def one_line(text: str | None, limit: int | None = None) -> str:
+    text = " ".join((text or "").split())
+    return text if limit is None or len(text) <= limit else text[: limit - 3] + "..."
+
+
+@dataclass
+class _Step:
+    started: float | None = None
+    materialized: dict[str, list[dict]] = field(default_factory=dict)  # asset -> metadata of each event
+    checks: list = field(default_factory=list)  # AssetCheckEvaluation
+
+
+class RunProgress:
+    """Prints one line per Dagster step as it ends: its duration, what it materialised (with the counts in
+    its metadata; a partitioned asset as its number of partitions, a step of many assets as counts per
+    group) and its checks' verdicts. While a step runs longer than `heartbeat` seconds without a line, it
+    says so with what the step has done so far. Keeps every check evaluation for the summary.
+
+    Called with each event of a run (`DagsterInstance.add_event_listener`), or with a finished run's
+    events (`replay`). Steps shorter than `min_seconds` are left out, unless one of their checks failed.
+    """
+
+    def __init__(self, out: TextIO, heartbeat: float | None = 20.0, min_seconds: float = 0.0,
+                 also: TextIO | None = None) -> None:
+        self.out, self.also = out, also
+        self.heartbeat, self.min_seconds = heartbeat, min_seconds
+        self.started = time.monotonic()
+        self.evaluations: list = []
+        self.failed_steps: list[str] = []
+        self._steps: dict[str, _Step] = {}
+        self._lock = threading.Lock()
+        self._last_line = time.time()  # epoch seconds, as the events' timestamps
+        self._stop = threading.Event()
+        self._ticker: threading.Thread | None = None
+
+    # the terminal, and the log file in quiet mode, so that the log holds the same timeline
+    def line(self, text: str) -> None:
+        with self._lock:
+            for stream in (self.out, self.also):
+                if stream is not None:
+                    stream.write(text + "\n")
+                    stream.flush()
+            self._last_line = time.time()
+
+    def section(self, text: str) -> None:
+        self.line(f"==> {text}")
+
+    def __enter__(self) -> RunProgress:
+        if self.heartbeat:
+            self._ticker = threading.Thread(target=self._tick, name="tokenspend-progress", daemon=True)
+            self._ticker.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        if self._ticker is not None:
+            self._ticker.join()
+
+    def _tick(self) -> None:
+        while not self._stop.wait(1.0):
+            now = time.time()
+            with self._lock:
+                running = [(k, s) for k, s in self._steps.items() if s.started is not None]
+                last = self._last_line
+            if not running or not self.heartbeat:
+                continue
+            key, step = running[0]
+            # a line every `heartbeat` seconds of a step's run, counted from its start or the last line
+            if now - max(last, step.started) >= self.heartbeat:
+                done = sum(len(v) for v in step.materialized.values())
+                self.line(f"   ... {key}: running for {now - step.started:,.0f} s, "
+                          f"{done} materialisation(s) and {len(step.checks)} check(s) so far")
+
+    def __call__(self, entry) -> None:
+        event = entry.dagster_event
+        if event is None or not event.step_key:
+            return
+        kind, key = event.event_type_value, event.step_key
+        with self._lock:
+            step = self._steps.setdefault(key, _Step())
+            if kind == "STEP_START":
+                step.started = entry.timestamp
+            elif kind == "ASSET_MATERIALIZATION":
+                mat = event.event_specific_data.materialization
+                step.materialized.setdefault(mat.asset_key.to_user_string(), []).append(dict(mat.metadata))
+            elif kind == "ASSET_CHECK_EVALUATION":
+                step.checks.append(event.event_specific_data)
+                self.evaluations.append(event.event_specific_data)
+        if kind in ("STEP_SUCCESS", "STEP_FAILURE", "STEP_SKIPPED"):
+            with self._lock:
+                step = self._steps.pop(key, _Step())
+            seconds = entry.timestamp - step.started if step.started else 0.0
+            if kind == "STEP_FAILURE":
+                self.failed_steps.append(key)
+                error = getattr(event.event_specific_data, "error", None)
+                message = error.message if error is not None else "see the log"
+                self.line(f"{seconds:9.1f}s  {key}: FAILED: {one_line(message, 300)}")
+            elif kind == "STEP_SKIPPED":
+                self.line(f"{'':10}  {key}: skipped (an upstream step failed or a blocking check did not pass)")
+            elif seconds >= self.min_seconds or any(not c.passed for c in step.checks):
+                self.line(f"{seconds:9.1f}s  {self.describe(key, step)}")
+
+    def describe(self, key: str, step: _Step) -> str:
+        """What one step did, in a line."""
+        parts = []
+        if len(step.materialized) == 1:
+            asset, events = next(iter(step.materialized.items()))
+            counts = metadata_counts(events[-1])
+            parts.append(asset + (f": {len(events)} partitions" if len(events) > 1 else "")
+                         + ("," if len(events) > 1 and counts else ":" if counts else "")
+                         + (" " + ", ".join(counts) if counts else ""))
+        elif step.materialized:
+            groups: dict[str, int] = {}
+            for asset in step.materialized:
+                groups[asset.split("/")[0]] = groups.get(asset.split("/")[0], 0) + 1
+            parts.append(f"{key}: {len(step.materialized)} assets ("
+                         + ", ".join(f"{g} {n}" for g, n in groups.items()) + ")")
+        if step.checks:
+            failed = [c for c in step.checks if not c.passed]
+            if len(step.checks) == 1 and not step.materialized:
+                c = step.checks[0]
+                verdict = "passed" if c.passed else f"{c.severity.value} {one_line(c.description, 110)}"
+                parts.append(f"check {c.check_name} on {c.asset_key.to_user_string()}: {verdict}")
+            else:
+                parts.append(f"{len(step.checks)} checks: {len(step.checks) - len(failed)} passed"
+                             + (f", {len(failed)} failed ({', '.join(c.check_name for c in failed[:3])}"
+                                f"{', ...' if len(failed) > 3 else ''})" if failed else ""))
+        return "; ".join(parts) or f"{key}: done"
+
+    def replay(self, instance: dg.DagsterInstance, run_id: str) -> None:
+        """Feed a finished run's events, as the listener would have received them."""
+        for entry in instance.all_logs(run_id):
+            self(entry)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Quiet mode: the process's output goes to a log file
+
+
+def run_log_path(config) -> Path:
+    """`logs/run-<UTC time>.log` beside the warehouse file."""
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    return config.duckdb_path.parent / "logs" / f"run-{stamp}.log"
+
+
+@contextlib.contextmanager
+def output_to(log_path: Path) -> Iterator[tuple[TextIO, TextIO]]:
+    """Send file descriptors 1 and 2 (Python's prints, warnings and logging, Dagster's banners and logs,
+    dbt's output) to `log_path` while the block runs; yields (the terminal's stdout, the log) to write
+    to. Restored on the way out, also on error, before the error is printed."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    terminal = os.fdopen(os.dup(saved[0]), "w", buffering=1)
+    log = open(log_path, "a", buffering=1, encoding="utf-8")  # closed below
+    try:
+        os.dup2(log.fileno(), 1)
+        os.dup2(log.fileno(), 2)
+        # sys.stdout/stderr too, for when they are not the process's descriptors 1 and 2
+        with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
+            yield terminal, log
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        for fd in saved:
+            os.close(fd)
+        for stream in (terminal, log):
+            stream.close()
+
+
+def materialize_all(start: dt.date | None = None, end: dt.date | None = None, instance=None,
+                    progress: RunProgress | None = None) -> list[dg.DagsterRunStatus]:
     """Run (demo →) provider ingest (partition range [start, end)) → everything else. Raises on failure.
 
     With `start` or `end` given, the range is resolved and checked first (`resolve_range`), so a bad
     range raises DateRangeError before anything runs; with neither, `default_window` applies. The
     settings, the enabled providers' keys (SettingsError) and the deployment's files (WrongDeployment)
-    are checked next, still before anything runs.
+    are checked next, still before anything runs. `progress`, when given, hears every event of the runs.
     """
     if start is not None or end is not None:
         start, end = resolve_range(start, end, utc_today(), first_partition_day())
@@ -135,6 +344,7 @@ def materialize_all(start: dt.date | None = None, end: dt.date | None = None, in
     verify_deployment(config)
     from dagster_project.defs.dbt.project import prepare_manifest
 
+    say = progress.section if progress is not None else (lambda text: print(f"==> {text}", flush=True))
     prepare_manifest(config)
     defs = load_definitions()
     instance = instance or _instance()
@@ -151,13 +361,12 @@ def materialize_all(start: dt.date | None = None, end: dt.date | None = None, in
     prices = {k for k in keys if graph.get(k).group_name == "prices"}
     rest = keys - partitioned - demo - prices
     last = (end - dt.timedelta(days=1)).isoformat()
-    print(f"==> {config.mode} mode: warehouse {config.duckdb_path}, landing {config.landing_dir}", flush=True)
+    days = (end - start).days
     if not providers:
-        print("==> no provider enabled (no admin key set, TOKENSPEND_PROVIDERS empty): provider ingest skipped",
-              flush=True)
+        say("no provider enabled (no admin key set, TOKENSPEND_PROVIDERS empty): provider ingest skipped")
     steps = [
         ("demo organisation", demo, {}),
-        (f"provider ingest ({', '.join(providers)}) {start}..{last}", ingest, {
+        (f"provider ingest ({', '.join(providers)}) {start}..{last}, {days} daily partition(s)", ingest, {
             "dagster/asset_partition_range_start": start.isoformat(),
             "dagster/asset_partition_range_end": last,
         }),
@@ -167,11 +376,15 @@ def materialize_all(start: dt.date | None = None, end: dt.date | None = None, in
     for label, selection, tags in steps:
         if not selection:
             continue
-        print(f"==> {label}: {len(selection)} asset(s)", flush=True)
+        say(f"{label}: {len(selection)} asset(s)")
+        run_id = str(uuid.uuid4())
+        if progress is not None:
+            instance.add_event_listener(run_id, progress)
         result = job.execute_in_process(
             instance=instance,
             asset_selection=sorted(selection, key=str),
             tags=tags,
+            run_id=run_id,
             run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
             raise_on_error=True,
         )
@@ -179,39 +392,140 @@ def materialize_all(start: dt.date | None = None, end: dt.date | None = None, in
     return statuses
 
 
-def summary(db_path=None) -> str:
-    """A short text summary of the marts: total spend, top features, workflows, teams, untagged share.
+# ---------------------------------------------------------------------------------------------------------
+# The summary: sections of lines from the published file, then the run's failing checks
+
+
+def _money(value) -> str:
+    return f"${Decimal(value or 0):,.2f}"
+
+
+def _share(part, whole) -> str:
+    return f"{(Decimal(part or 0) / Decimal(whole)):.1%}" if whole else "0.0%"
+
+
+def spend_lines(con) -> list[str]:
+    """Total billed spend over the period and by provider."""
+    total, first, last = con.execute(
+        "select sum(cost_usd), min(usage_date), max(usage_date) from marts.fct_token_spend"
+    ).fetchone()
+    by_provider = con.execute(
+        "select provider, sum(cost_usd) from marts.fct_token_spend group by 1 order by 2 desc"
+    ).fetchall()
+    return [f"Total billed spend {first} .. {last}: {_money(total)}",
+            "  by provider: " + ", ".join(f"{p} {_money(c)}" for p, c in by_provider)]
+
+
+def top_lines(con) -> list[str]:
+    """The five largest features, workflows and teams by billed spend."""
+    lines = []
+    for dim in ("feature", "workflow", "team"):
+        rows = con.execute(
+            f"""select {dim}, sum(cost_usd) as c from marts.fct_token_spend where {dim} is not null
+                group by 1 order by c desc limit 5"""
+        ).fetchall()
+        lines.append(f"Top {dim}s: " + ", ".join(f"{k} {_money(c)}" for k, c in rows))
+    return lines
+
+
+def untagged_lines(con) -> list[str]:
+    """The untagged share (no tag and no owner: what mart_untagged_share and its check report) and the
+    wider share without a feature: untagged spend plus spend a team owns (by request tags or by the
+    key's or project's owner) that names no feature, by attribution method."""
+    row = con.execute(
+        "select overall_total_cost_usd, overall_untagged_cost_usd from marts.mart_untagged_share limit 1"
+    ).fetchone()
+    total, untagged = row or (Decimal(0), Decimal(0))
+    owned = con.execute(
+        """select attribution_method, sum(cost_usd) from marts.fct_token_spend
+           where feature is null and attribution_method <> 'untagged'
+           group by 1 order by 2 desc, 1"""
+    ).fetchall()
+    owned_total = sum((c for _, c in owned), Decimal(0))
+    lines = [
+        f"Untagged spend: {_money(untagged)} ({_share(untagged, total)} of billed spend): no tag and no owner; "
+        "who causes it: marts.mart_untagged_offenders",
+        f"Spend without a feature: {_money(untagged + owned_total)} ({_share(untagged + owned_total, total)}) = "
+        f"the untagged {_money(untagged)} + {_money(owned_total)} ({_share(owned_total, total)}) a team owns "
+        "with no feature named",
+    ]
+    if owned:
+        lines.append("  owned without a feature, by how: "
+                     + ", ".join(f"{m.replace('_', ' ').replace('api ', 'API ')} {_money(c)}" for m, c in owned))
+    return lines
+
+
+ALERT_KINDS = {"budget_hard_cap": "hard cap", "budget_soft": "budget", "spend_anomaly": "anomaly"}
+
+
+def alert_line(kind: str, scope_type: str, scope: str, period_start, severity: str, details: dict) -> str:
+    """One open alert with its figures."""
+    if kind == "spend_anomaly":
+        what = (f"{period_start}: {_money(details.get('cost_usd'))} against a median of "
+                f"{_money(details.get('baseline_median_usd'))} (threshold {_money(details.get('threshold_usd'))})")
+    else:
+        status = str(details.get("status", "")).replace("_", " ")
+        what = (f"{str(period_start)[:7]}: {status}, {_money(details.get('spend_to_date_usd'))} of "
+                f"{_money(details.get('monthly_budget_usd'))}, forecast {_money(details.get('forecast_month_end_usd'))}"
+                + (", cap to enforce" if details.get("action") == "enforce_cap" else ""))
+    return f"  {severity:<8} {ALERT_KINDS.get(kind, kind):<8} {scope_type} {scope} {what}"
+
+
+def alert_lines(con) -> list[str]:
+    """The open alerts of ops.alerts as of the build, critical first."""
+    rows = con.execute(
+        """select kind, scope_type, scope, period_start, severity, details from ops.alerts where status = 'open'
+           order by severity = 'critical' desc, kind, scope_type, scope, period_start"""
+    ).fetchall()
+    if not rows:
+        return ["Open alerts: none"]
+    return [f"Open alerts ({len(rows)}, ops.alerts):"] + [
+        alert_line(kind, scope_type, scope, period, severity, json.loads(details))
+        for kind, scope_type, scope, period, severity, details in rows
+    ]
+
+
+# Each section is a function of a read-only connection to the published file that returns its lines;
+# a new section is one function added here, in the place its lines should appear.
+SUMMARY_SECTIONS: list[Callable] = [spend_lines, top_lines, untagged_lines, alert_lines]
+
+
+def check_lines(evaluations: list) -> list[str]:
+    """Every check that failed, one line each (errors first): severity, name, asset, description."""
+    latest = {}
+    for evaluation in evaluations:  # a check evaluated twice counts once, as its latest verdict
+        latest[(evaluation.asset_key.to_user_string(), evaluation.check_name)] = evaluation
+    failed = sorted((e for e in latest.values() if not e.passed),
+                    key=lambda e: (e.severity.value != "ERROR", e.asset_key.to_user_string(), e.check_name))
+    if not failed:
+        return [f"Checks: all {len(latest)} passed"]
+    errors = sum(e.severity.value == "ERROR" for e in failed)
+    lines = [f"Checks that failed: {len(failed)} of {len(latest)} ("
+             + (f"{errors} error(s): nothing was published; " if errors else "")
+             + f"{len(failed) - errors} warning(s): findings to act on, the build went on)"]
+    lines += [f"  {e.severity.value:<5} {e.check_name} on {e.asset_key.to_user_string()}: {one_line(e.description)}"
+              for e in failed]
+    return lines
+
+
+def summary(db_path=None, evaluations: list | None = None, sections: list[Callable] | None = None) -> str:
+    """The summary: each section's lines (`SUMMARY_SECTIONS`), then, given a run's check evaluations, the
+    checks that failed.
 
     Reads the published copy (`TOKENSPEND_PUBLISHED_PATH`), what BI tools see, unless `db_path` names
-    another file with a `marts` schema (the warehouse file, say).
+    another file with the `marts` and `ops` schemas (the warehouse file, say).
     """
     path = Path(db_path) if db_path else current_settings().published_path
     if not path.exists():
         raise FileNotFoundError(
             f"no published warehouse at {path} yet: `make run` (or a build run) publishes it after its checks pass"
         )
-    lines = []
+    lines: list[str] = []
     with connect(path, read_only=True) as con:
-        total, first, last = con.execute(
-            "select sum(cost_usd), min(usage_date), max(usage_date) from marts.fct_token_spend"
-        ).fetchone()
-        total = total or Decimal(0)
-        lines.append(f"Total billed spend {first} .. {last}: ${total:,.2f}")
-        by_provider = con.execute(
-            "select provider, sum(cost_usd) from marts.fct_token_spend group by 1 order by 2 desc"
-        ).fetchall()
-        lines.append("  by provider: " + ", ".join(f"{p} ${c:,.2f}" for p, c in by_provider))
-        for dim in ("feature", "workflow", "team"):
-            rows = con.execute(
-                f"""select {dim}, sum(cost_usd) as c from marts.fct_token_spend where {dim} is not null
-                    group by 1 order by c desc limit 5"""
-            ).fetchall()
-            lines.append(f"Top {dim}s: " + ", ".join(f"{k} ${c:,.2f}" for k, c in rows))
-        untagged = con.execute(
-            "select coalesce(sum(cost_usd), 0) from marts.fct_token_spend where attribution_method = 'untagged'"
-        ).fetchone()[0]
-        share = untagged / total if total else 0
-        lines.append(f"Untagged spend: ${untagged:,.2f} ({share:.1%} of billed spend); see marts.mart_untagged_spend")
+        for section in SUMMARY_SECTIONS if sections is None else sections:
+            lines.extend(section(con))
+    if evaluations is not None:
+        lines.extend(check_lines(evaluations))
     return "\n".join(lines)
 
 
@@ -220,6 +534,35 @@ def _date(value: str) -> dt.date:
         return dt.date.fromisoformat(value)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {value!r}") from None
+
+
+def run_command(start: dt.date | None, end: dt.date | None, config, verbose: bool) -> tuple[int, list]:
+    """`run`: materialise everything with progress lines; quiet unless `verbose`. Returns (exit status,
+    check evaluations). Errors are printed in full to stderr, with the log file's path."""
+    if verbose:
+        with RunProgress(sys.stdout) as progress:
+            progress.section(f"{config.mode} mode: warehouse {config.duckdb_path}, landing {config.landing_dir}")
+            materialize_all(start, end, progress=progress)
+            progress.section(f"built in {time.monotonic() - progress.started:,.1f} s")
+        return 0, progress.evaluations
+    log_path = run_log_path(config)
+    print(f"==> {config.mode} mode: warehouse {config.duckdb_path}, landing {config.landing_dir}", flush=True)
+    print(f"==> full log: {log_path} (`run -v`, or `make run V=1`, prints it here)", flush=True)
+    progress = None
+    try:
+        with output_to(log_path) as (terminal, log), RunProgress(terminal, also=log) as progress:
+            materialize_all(start, end, progress=progress)
+            progress.section(f"built in {time.monotonic() - progress.started:,.1f} s")
+    except (SettingsError, WrongDeployment):
+        raise
+    except Exception:
+        print(f"tokenspend: the run failed{' in ' + ', '.join(progress.failed_steps) if progress and progress.failed_steps else ''}"
+              f"; the full log is {log_path}", file=sys.stderr)
+        traceback.print_exc()
+        if progress is not None and progress.evaluations:
+            print("\n".join(check_lines(progress.evaluations)), file=sys.stderr)
+        return 1, []
+    return 0, progress.evaluations
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -236,6 +579,10 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument(
         "--end", type=_date,
         help=f"UTC date to stop before (exclusive; at most today; alone: the {DEFAULT_DAYS} days before it)",
+    )
+    run.add_argument(
+        "-v", "--verbose", action="store_true",
+        help="print the full logs (Dagster, dbt, warnings) instead of one line per step and a log file",
     )
     summary_parser = sub.add_parser("summary", help="print the summary of the published warehouse")
     summary_parser.add_argument("--demo", action="store_true", help="the demo deployment's published warehouse")
@@ -255,6 +602,7 @@ def main(argv: list[str] | None = None) -> int:
 
         print(f"dbt manifest: {prepare_manifest(config)}")
         return 0
+    evaluations = None
     if args.command == "run":
         start, end = args.start, args.end
         if start is not None or end is not None:
@@ -263,12 +611,14 @@ def main(argv: list[str] | None = None) -> int:
             except DateRangeError as exc:
                 run.error(str(exc))  # exits with status 2 before anything runs
         try:
-            materialize_all(start, end)
+            status, evaluations = run_command(start, end, config, args.verbose)
         except (SettingsError, WrongDeployment) as exc:
             print(f"tokenspend: {exc}", file=sys.stderr)
             return 2
+        if status:
+            return status
     try:
-        text = summary()
+        text = summary(evaluations=evaluations)
     except FileNotFoundError as exc:
         print(f"tokenspend: {exc}", file=sys.stderr)
         return 1

@@ -61,11 +61,13 @@ def test_no_complete_day_since_the_first_partition():
 
 
 @pytest.fixture
-def nothing_runs(monkeypatch):
-    """Records materialize_all calls instead of running anything, and stubs the summary."""
+def nothing_runs(monkeypatch, tmp_path):
+    """Records materialize_all calls instead of running anything, and stubs the summary; the run's log
+    file goes under tmp_path."""
     calls = []
-    monkeypatch.setattr(cli, "materialize_all", lambda start=None, end=None, instance=None: calls.append((start, end)))
-    monkeypatch.setattr(cli, "summary", lambda db_path=None: "(summary)")
+    monkeypatch.setattr(cli, "materialize_all", lambda start=None, end=None, **kwargs: calls.append((start, end)))
+    monkeypatch.setattr(cli, "summary", lambda db_path=None, **kwargs: "(summary)")
+    monkeypatch.setenv("TOKENSPEND_DUCKDB_PATH", str(tmp_path / "warehouse" / "tokenspend.duckdb"))
     monkeypatch.setattr(cli, "utc_today", lambda: TODAY)
     monkeypatch.setenv("TOKENSPEND_START_DATE", FIRST.isoformat())
     return calls
@@ -109,8 +111,11 @@ def test_materialize_all_checks_the_range_before_running(monkeypatch):
 
 
 def write_marts(path, cost: str) -> None:
-    """A file with a one-row marts.fct_token_spend, enough for the summary."""
+    """A file with a one-row marts.fct_token_spend, its mart_untagged_share and an empty ops.alerts: what the
+    summary reads."""
     import duckdb
+
+    from dagster_project.defs.alerts.state import ensure_alerts_table
 
     path.parent.mkdir(parents=True, exist_ok=True)
     with duckdb.connect(str(path)) as con:
@@ -118,6 +123,9 @@ def write_marts(path, cost: str) -> None:
         con.execute(f"""create table marts.fct_token_spend as select date '2026-10-01' as usage_date,
             'openai' as provider, 'search' as feature, 'triage' as workflow, 'support' as team,
             'request_tag' as attribution_method, cast({cost} as decimal(38, 9)) as cost_usd""")
+        con.execute(f"""create table marts.mart_untagged_share as select
+            cast({cost} as decimal(38, 9)) as overall_total_cost_usd, cast(0 as decimal(38, 9)) as overall_untagged_cost_usd""")
+        ensure_alerts_table(con)
 
 
 def test_summary_reads_the_published_copy_even_while_a_build_holds_the_warehouse(tmp_path, monkeypatch, capsys):
@@ -141,3 +149,13 @@ def test_summary_without_a_published_copy_says_how_to_make_one(tmp_path, monkeyp
     monkeypatch.delenv("TOKENSPEND_PUBLISHED_PATH", raising=False)
     assert cli.main(["summary"]) == 1
     assert "no published warehouse at" in capsys.readouterr().err
+
+
+def test_run_is_quiet_with_a_log_file_unless_verbose(nothing_runs, tmp_path, capsys):
+    logs = tmp_path / "warehouse" / "logs"
+    assert cli.main(["run", "--start", "2026-11-01", "-v"]) == 0
+    assert not logs.exists()
+    assert cli.main(["run", "--start", "2026-11-01"]) == 0
+    (log,) = logs.glob("run-*.log")
+    assert f"==> full log: {log} " in capsys.readouterr().out
+    assert nothing_runs == [(D(2026, 11, 1), TODAY)] * 2

@@ -11,6 +11,10 @@ system time of the step and every descendant it waited for (`wait4`).
 The machine may be shared, so each step also records how much CPU every other process used while it
 ran (busy time from /proc/stat minus the step's own): a step that competed for the cores reads slower
 than it is, and the report says so.
+
+Progress: a step may write lines to the file named by its `progress` argument (a build writes one per
+Dagster step, `cli.RunProgress`); the parent passes each new line to `echo` as it appears, and says the
+step is still running when nothing was echoed for `heartbeat` seconds.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -105,12 +110,40 @@ def _tree_rss(root: int) -> tuple[int, dict[str, int]]:
     return total, by_kind
 
 
-def run_step(label: str, step: str, args: dict, env: dict[str, str], logs: Path) -> Measured:
-    """Run `python -m dagster_project.benchmark.steps <step> <args>`; its last stdout line is its JSON result."""
+HEARTBEAT_SECONDS = 30.0
+
+
+class _NewLines:
+    """The complete lines appended to a file since the last call."""
+
+    def __init__(self, path: Path) -> None:
+        self.path, self.offset = path, 0
+
+    def __call__(self) -> list[str]:
+        try:
+            with self.path.open("rb") as f:
+                f.seek(self.offset)
+                data = f.read()
+        except FileNotFoundError:
+            return []
+        complete = data[: data.rfind(b"\n") + 1]
+        self.offset += len(complete)
+        return complete.decode(errors="replace").splitlines()
+
+
+def run_step(label: str, step: str, args: dict, env: dict[str, str], logs: Path,
+             echo: Callable[[str], None] | None = None, heartbeat: float = HEARTBEAT_SECONDS) -> Measured:
+    """Run `python -m dagster_project.benchmark.steps <step> <args>`; its last stdout line is its JSON result.
+    With `echo`, the step's progress lines are passed to it as they come (see the module docstring)."""
     logs.mkdir(parents=True, exist_ok=True)
     slug = "".join(c if c.isalnum() else "-" for c in label.lower()).strip("-")
-    out_path, err_path = logs / f"{slug}.out", logs / f"{slug}.log"
+    out_path, err_path, progress_path = logs / f"{slug}.out", logs / f"{slug}.log", logs / f"{slug}.progress"
+    if echo is not None:
+        progress_path.unlink(missing_ok=True)
+        args = {**args, "progress": str(progress_path)}
+    new_lines = _NewLines(progress_path)
     started, busy_before = time.perf_counter(), _busy_seconds()
+    last_echo = started
     with out_path.open("w") as out, err_path.open("w") as err:
         proc = subprocess.Popen(
             [sys.executable, "-m", "dagster_project.benchmark.steps", step, json.dumps(args)],
@@ -125,8 +158,21 @@ def run_step(label: str, step: str, args: dict, env: dict[str, str], logs: Path)
             peak_tree = max(peak_tree, total)
             for kind, rss in by_kind.items():
                 peaks[kind] = max(peaks.get(kind, 0), rss)
+            if echo is not None:
+                now = time.perf_counter()
+                lines = new_lines()
+                for line in lines:
+                    echo(line)
+                if lines:
+                    last_echo = now
+                elif now - last_echo >= heartbeat:
+                    echo(f"... {label.strip()}: running for {now - started:,.0f} s")
+                    last_echo = now
             time.sleep(SAMPLE_SECONDS)
         proc.returncode = os.waitstatus_to_exitcode(status)
+    if echo is not None:
+        for line in new_lines():
+            echo(line)
     wall, busy = time.perf_counter() - started, _busy_seconds() - busy_before
     if proc.returncode != 0:
         tail = err_path.read_text()[-4000:]

@@ -12,19 +12,22 @@ import json
 import shutil
 import sys
 import time
+import uuid
 from pathlib import Path
 
 SLOWEST_DBT_NODES = 12
+PROGRESS_HEARTBEAT_SECONDS = 30.0
 
 
 def build_selection(defs) -> list:
-    """Every asset the code location can materialise but the demo organisation and the partitioned provider
-    ingest (no provider keys here): the event and outcome loads, every dbt seed and model with their tests,
-    the alerts, the published copy, and every asset check on them."""
+    """Every asset the code location can materialise but the demo organisation, the partitioned provider
+    ingest (no provider keys here) and the price book's refresh (group prices: it rewrites a seed, which
+    `make run` and the scheduled builds never do): the event and outcome loads, every dbt seed and model
+    with their tests, the alerts, the published copy, the exports, and every asset check on them."""
     graph = defs.resolve_asset_graph()
     return sorted((k for k in graph.get_all_asset_keys()
                    if graph.get(k).is_executable and not graph.get(k).is_partitioned
-                   and graph.get(k).group_name != "demo"), key=str)
+                   and graph.get(k).group_name not in ("demo", "prices")), key=str)
 
 
 def _step_seconds(instance, run_id: str) -> tuple[dict[str, float], dict[str, str]]:
@@ -83,10 +86,19 @@ def build(args: dict) -> dict:
     selection = build_selection(defs)
     loaded = time.perf_counter()
     instance = dg.DagsterInstance.ephemeral()
-    with contextlib.redirect_stdout(sys.stderr):
+    run_id = str(uuid.uuid4())
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(contextlib.redirect_stdout(sys.stderr))
+        if args.get("progress"):  # one line per Dagster step of a second or more, for the parent to echo
+            from dagster_project.cli import RunProgress
+
+            out = stack.enter_context(open(args["progress"], "a", buffering=1, encoding="utf-8"))
+            progress = stack.enter_context(RunProgress(out, heartbeat=PROGRESS_HEARTBEAT_SECONDS, min_seconds=1.0))
+            instance.add_event_listener(run_id, progress)
         result = job.execute_in_process(
             instance=instance,
             asset_selection=selection,
+            run_id=run_id,
             run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
             raise_on_error=False,
         )

@@ -9,10 +9,13 @@
    values. A column missing from the relation is left out, so GX reports it.
 2. runs the suite's checkpoint (`expectations/checkpoints/<suite>.json`) on the frame, with the
    expectation parameters resolved at run time (see `expectation_parameters`);
-3. builds the Data Docs page of this validation (best effort: a rendering error is logged, never
+3. builds the Data Docs page of this validation, with its styles and scripts served from the site
+   so that it opens without a network (`data_docs.py`; best effort: a rendering error is logged, never
    fails the check);
-4. returns an `AssetCheckResult` with the failing expectations, their unexpected values and counts,
-   the unexpected rows' index columns, `rows_validated` and the Data Docs path in metadata.
+4. returns an `AssetCheckResult` whose description names each failed expectation with its figure (the
+   rule, how many rows broke it, the first such row) and whose metadata holds the failing
+   expectations, their unexpected values and counts, the unexpected rows' index columns,
+   `rows_validated` and the Data Docs path.
 
 The GX context is the File Data Context at `settings.EXPECTATIONS_DIR`. Checks only read its JSON;
 GX writes validation results and Data Docs to its git-ignored `uncommitted/` folder. GX is imported
@@ -185,6 +188,59 @@ def failures_markdown(failures: list[dict]) -> str:
     return "\n".join(rows)
 
 
+EXAMPLE_VALUE_CHARS = 40
+
+
+def _figure(value: Any) -> str:
+    """A value as a person reads it: whole numbers with separators, others to 4 significant digits."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return str(value)
+    if float(value).is_integer():
+        return f"{int(value):,}"
+    return f"{value:.4g}"
+
+
+def _rule(expectation: str, kwargs: dict) -> str:
+    """What an expectation asks of its column, in a few words."""
+    if expectation == "expect_column_values_to_be_between":
+        low, high = kwargs.get("min_value"), kwargs.get("max_value")
+        if low is not None and high is not None:
+            return f"= {_figure(low)}" if low == high else f"between {_figure(low)} and {_figure(high)}"
+        return f">= {_figure(low)}" if low is not None else f"<= {_figure(high)}"
+    if expectation == "expect_column_values_to_not_be_null":
+        return "not null"
+    if expectation == "expect_column_values_to_be_in_set":
+        values = [str(v) for v in kwargs.get("value_set", [])]
+        return "in {" + ", ".join(values[:6]) + (", ..." if len(values) > 6 else "") + "}"
+    if expectation == "expect_column_values_to_match_regex":
+        return f"matches {kwargs.get('regex')}"
+    if expectation == "expect_column_pair_values_a_to_be_greater_than_b":
+        return f"{'>=' if kwargs.get('or_equal') else '>'} {kwargs.get('column_B')}"
+    return expectation.removeprefix("expect_").replace("_", " ")
+
+
+def describe_failure(failure: dict, rows: int | None = None) -> str:
+    """One failed expectation in one line with its figure: the rule, on how many rows it broke, and the
+    first breaking row's index columns (long text left out), e.g. `untagged_share <= 0.05 broken by 97 of
+    120 rows, first: usage_date 2026-09-01, provider anthropic, untagged_share 0.0996`. `rows` is how many
+    rows the frame stands for, when GX saw only the rows breaking a rule (`read_frame`)."""
+    text = " ".join(p for p in (failure.get("column"), _rule(failure["expectation"], failure.get("kwargs", {}))) if p)
+    if failure.get("exception"):
+        return f"{text}: could not be evaluated ({failure['exception']})"
+    if failure.get("unexpected_count") is not None:
+        total = rows if rows is not None else failure.get("element_count")
+        text += f" broken by {_figure(failure['unexpected_count'])} of {_figure(total)} rows"
+        first = (failure.get("partial_unexpected_index_list") or [None])[0]
+        if isinstance(first, dict):
+            shown = [f"{k} {_figure(v)}" for k, v in first.items() if len(_figure(v)) <= EXAMPLE_VALUE_CHARS]
+            text += f", first: {', '.join(shown)}" if shown else ""
+        elif failure.get("partial_unexpected_list"):
+            text += f", first value {_figure(failure['partial_unexpected_list'][0])}"
+    elif failure.get("observed_value") is not None:
+        text += f" (observed {json.dumps(failure['observed_value'], default=str)[:200]})"
+    return text
+
+
 def _load_started_at(context: dg.AssetCheckExecutionContext, asset_key: dg.AssetKey) -> dt.datetime | None:
     """Start (naive UTC) of the run that last materialised the asset, if this instance recorded one."""
     event = context.instance.get_latest_materialization_event(asset_key)
@@ -269,17 +325,30 @@ def read_frame(sql: str, suite: dict, index: list[str], load_started_at: dt.date
 
 
 def build_docs(gx_context, checkpoint_result, log) -> dict[str, str]:
-    """Render this run's validation pages and the index; never raises (Data Docs are best effort)."""
+    """Render this run's validation and suite pages and the index, served offline (`data_docs.py`: the
+    CDN styles and scripts replaced by the site's copies); never raises (Data Docs are best effort)."""
     try:
         from great_expectations.data_context.types.resource_identifiers import ExpectationSuiteIdentifier
+
+        from dagster_project.defs.quality.data_docs import VENDOR, make_offline, page_path
 
         identifiers = []
         for vid, vr in checkpoint_result.run_results.items():
             identifiers += [vid, ExpectationSuiteIdentifier(name=vr.suite_name)]
         gx_context.build_data_docs(site_names=["local_site"], resource_identifiers=identifiers)
-        docs = {"data_docs": str(data_docs_index())}
-        pages = [u["site_url"] for vid in checkpoint_result.run_results
-                 for u in gx_context.get_docs_sites_urls(resource_identifier=vid, site_name="local_site")]
+        index = data_docs_index()
+        docs = {"data_docs": str(index)}
+        urls = [[u["site_url"] for u in gx_context.get_docs_sites_urls(resource_identifier=ident, site_name="local_site")]
+                for ident in identifiers]
+        site = index.parent
+        # a site without the copies yet was built online: every page of it is rewritten once
+        first = not (site / "static" / VENDOR).is_dir()
+        written = None if first else [index, *(page_path(u) for us in urls for u in us if page_path(u))]
+        left = make_offline(site, written)
+        if left:
+            log.warning(f"Data Docs still load {len(left)} resource(s) from the network, unknown to "
+                        f"expectations/data_docs_assets/assets.json: {', '.join(left)}")
+        pages = urls[0] if urls else []  # the first validation's page
         if pages and pages[0]:
             docs["data_docs_validation"] = pages[0]
         return docs
@@ -355,8 +424,10 @@ def gx_asset_check(
         return dg.AssetCheckResult(
             passed=passed,
             severity=severity,
-            description=f"{suite}: {len(failures)} of {metadata['expectations'].value} expectation(s) "
-            f"failed on {rows} row(s)",
+            description=(
+                "; ".join(describe_failure(f, rows) for f in failures) if failures
+                else f"all {metadata['expectations'].value} expectation(s) passed on {rows:,} row(s)"
+            ),
             metadata=metadata,
         )
 
