@@ -455,6 +455,75 @@ def untagged_lines(con) -> list[str]:
     return lines
 
 
+EFFECTS = {"volume": "volume", "model_mix": "model mix", "batch_share": "batch share", "output_share": "output share",
+           "cache": "cache", "unit_price": "unit price", "new_scope": "new scope", "gone_scope": "gone scope",
+           "other_charges": "other charges"}
+
+
+def _signed_money(value) -> str:
+    value = Decimal(value or 0)
+    return ("+" if value >= 0 else "-") + _money(abs(value))
+
+
+def _ratio(value) -> str:
+    return "n/a" if value is None else f"{Decimal(value):+.1%}"
+
+
+def spend_change_lines(con) -> list[str]:
+    """The latest month against the one before (mart_spend_change): the change and its three largest effects,
+    each with the scope that carries most of it, and token growth beside the unit-cost change."""
+    latest = con.execute("""select period_start, prior_period_start, bool_and(is_complete_comparison),
+                                   sum(prior_cost_usd), sum(change_usd), sum(prior_tokens), sum(tokens)
+                            from marts.mart_spend_change where period_grain = 'month'
+                            group by 1, 2 order by 1 desc limit 1""").fetchone()
+    if latest is None:
+        return ["Spend change: needs two months of data (marts.mart_spend_change)"]
+    period, prior, complete, prior_cost, change, prior_tokens, tokens = latest
+    effects = con.execute(
+        "select " + ", ".join(
+            f"sum({'new_scope_usd' if e == 'new_scope' else 'gone_scope_usd' if e == 'gone_scope' else e + '_effect_usd'})"
+            for e in EFFECTS)
+        + " from marts.mart_spend_change where period_grain = 'month' and period_start = ?", [period]).fetchone()
+    named = sorted(((e, v) for e, v in zip(EFFECTS, effects, strict=True) if v), key=lambda ev: -abs(ev[1]))[:3]
+    parts = []
+    for effect, value in named:
+        column = {"new_scope": "new_scope_usd", "gone_scope": "gone_scope_usd"}.get(effect, f"{effect}_effect_usd")
+        scope = con.execute(
+            f"""select coalesce(nullif(workflow, '(unattributed)'), nullif(feature, '(unattributed)'),
+                                nullif(team, '(unattributed)'), provider || ' unattributed')
+                from marts.mart_spend_change where period_grain = 'month' and period_start = ?
+                order by {column} * sign(?) desc limit 1""", [period, value]).fetchone()[0]
+        parts.append(f"{EFFECTS[effect]} {_signed_money(value)} ({scope})")
+    unit_prior = Decimal(prior_cost) / prior_tokens if prior_tokens else None
+    unit_now = (Decimal(prior_cost) + Decimal(change)) / tokens if tokens else None
+    unit_change = (unit_now / unit_prior - 1) if unit_prior and unit_now is not None else None
+    token_growth = (Decimal(tokens) / prior_tokens - 1) if prior_tokens else None
+    return [f"Spend change {str(period)[:7]} vs {str(prior)[:7]}"
+            + ("" if complete else " (one of the two months is not complete in the data)")
+            + f": {_signed_money(change)} ({_ratio(Decimal(change) / prior_cost if prior_cost else None)}): "
+            + ", ".join(parts)
+            + f"; tokens {_ratio(token_growth)}, cost per token {_ratio(unit_change)}; see marts.mart_spend_change"]
+
+
+def segment_lines(con) -> list[str]:
+    """The latest month's customer segments by billed spend (mart_customer_spend), and the spend with no customer."""
+    month = con.execute("select max(month) from marts.mart_customer_spend").fetchone()[0]
+    if month is None:
+        return ["Customer segments: no spend yet (marts.mart_customer_spend)"]
+    rows = con.execute(
+        """select scope, cost_usd, cost_per_interaction_usd,
+                  (select count(distinct c.scope) from marts.mart_customer_spend as c
+                   where c.scope_type = 'customer' and c.month = s.month and c.segment = s.scope) as customers
+           from marts.mart_customer_spend as s
+           where scope_type = 'segment' and month = ? order by cost_usd desc, scope""", [month]).fetchall()
+    named = [r for r in rows if r[0] != "(no customer)"]
+    none = sum((r[1] for r in rows if r[0] == "(no customer)"), Decimal(0))
+    return [f"Top customer segments {str(month)[:7]}: "
+            + ", ".join(f"{scope} {_money(cost)} ({customers} customers, ${Decimal(per or 0):,.4f} per interaction)"
+                        for scope, cost, per, customers in named[:3])
+            + f"; no customer {_money(none)}; see marts.mart_customer_spend"]
+
+
 ALERT_KINDS = {"budget_hard_cap": "hard cap", "budget_soft": "budget", "spend_anomaly": "anomaly"}
 
 
@@ -487,7 +556,8 @@ def alert_lines(con) -> list[str]:
 
 # Each section is a function of a read-only connection to the published file that returns its lines;
 # a new section is one function added here, in the place its lines should appear.
-SUMMARY_SECTIONS: list[Callable] = [spend_lines, top_lines, untagged_lines, alert_lines]
+SUMMARY_SECTIONS: list[Callable] = [spend_lines, top_lines, spend_change_lines, segment_lines, untagged_lines,
+                                     alert_lines]
 
 
 def check_lines(evaluations: list) -> list[str]:

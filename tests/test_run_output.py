@@ -292,3 +292,36 @@ def test_a_long_step_says_it_is_still_running_counted_from_its_start():
     assert re.fullmatch(r"   \.\.\. tokenspend_dbt_models: running for [2-9] s, 0 materialisation\(s\) and 0 "
                         r"check\(s\) so far", lines[0]), lines
     assert STEP_LINE.match(lines[-1]) and lines[-1].endswith("tokenspend_dbt_models: done")
+
+
+def test_the_summary_explains_the_months_change_and_names_the_top_segments(built_warehouse, warehouse):
+    lines = cli.summary(built_warehouse["db"]).splitlines()
+    change_line = next(line for line in lines if line.startswith("Spend change "))
+    period, prior, change = warehouse.execute("""
+        select period_start, prior_period_start, sum(change_usd) from marts.mart_spend_change
+        where period_grain = 'month' group by 1, 2 order by 1 desc limit 1""").fetchone()
+    billed = warehouse.execute("""
+        select sum(case when usage_date >= ? then cost_usd else -cost_usd end) from marts.fct_token_spend
+        where usage_date >= ?""", [period, prior]).fetchone()[0]
+    assert change == billed
+    assert change_line.startswith(f"Spend change {str(period)[:7]} vs {str(prior)[:7]}")
+    assert f": {'+' if change >= 0 else '-'}{_money(abs(change))} (" in change_line
+    # the largest effect summed over every scope comes first, with its sign and amount
+    sums = warehouse.execute(f"""
+        select {', '.join(f'sum({c})' for c in EFFECT_COLUMNS)} from marts.mart_spend_change
+        where period_grain = 'month' and period_start = ?""", [period]).fetchone()
+    largest, value = max(zip(cli.EFFECTS.values(), sums, strict=True), key=lambda ev: abs(ev[1]))
+    assert f"): {largest} {'+' if value >= 0 else '-'}{_money(abs(value))} (" in change_line
+
+    segment_line = next(line for line in lines if line.startswith("Top customer segments "))
+    top = warehouse.execute("""
+        select scope, cost_usd from marts.mart_customer_spend
+        where scope_type = 'segment' and scope <> '(no customer)'
+          and month = (select max(month) from marts.mart_customer_spend)
+        order by cost_usd desc, scope limit 1""").fetchone()
+    assert segment_line.split(": ", 1)[1].startswith(f"{top[0]} {_money(top[1])} (")
+
+
+EFFECT_COLUMNS = ["volume_effect_usd", "model_mix_effect_usd", "batch_share_effect_usd", "output_share_effect_usd",
+                  "cache_effect_usd", "unit_price_effect_usd", "new_scope_usd", "gone_scope_usd",
+                  "other_charges_effect_usd"]
