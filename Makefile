@@ -10,7 +10,7 @@ export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 DEMO_DIR  := $(if $(TOKENSPEND_DEMO_DIR),$(TOKENSPEND_DEMO_DIR),$(CURDIR)/warehouse/demo)
 DEMO_HOME := $(DEMO_DIR)/dagster_home
 
-.PHONY: install install-spark run dev demo-dev test test-spark lint bench lock lock-spark clean prices demo-prices report
+.PHONY: install install-spark run dev demo-dev test test-spark lint bench lock lock-spark clean prices demo-prices report export docs
 
 install: $(VENV)/.installed
 
@@ -49,6 +49,12 @@ demo-prices: install    ## the same for the demo deployment (writes the reposito
 
 report: install         ## the demo's spend report: one self-contained HTML file from its published marts (after `make run`)
 	$(BIN)/python -m dagster_project.report --demo
+
+export: install         ## the demo's marts and FOCUS export as CSV and Parquet in warehouse/demo/exports (after `make run`)
+	$(BIN)/python -m dagster_project.export --demo
+
+docs: install           ## the dbt docs site with the exposures, on the demo's catalog: warehouse/demo/docs/static_index.html
+	$(BIN)/python -m dagster_project.export.docs --demo
 
 test: install           ## lint, then the whole test suite
 	$(BIN)/ruff check dagster_project tests
