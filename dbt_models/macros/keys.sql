@@ -67,3 +67,11 @@
 {% macro spark__sorted_listagg(expression, delimiter) -%}
     array_join(array_sort(collect_list({{ expression }})), {{ delimiter }})
 {%- endmacro %}
+
+
+{# fact_grain(): the columns that identify a row of fct_token_spend (its token_spend_id is their
+   surrogate_key); int_spend_token_classes keys its rows to the fact with the same list. #}
+{% macro fact_grain() -%}
+    {{ return(['usage_date', 'provider', 'project_id', 'api_key_id', 'model', 'is_batch', 'feature', 'workflow',
+               'team', 'employee_id', 'customer_id', 'attribution_method', 'record_type']) }}
+{%- endmacro %}

@@ -83,15 +83,3 @@
     {% endfor %}
 {%- endmacro %}
 
-
-{# class_list_weight(prefix): tokens x USD per million summed over the classes (nulls as 0): a row's list
-   value in "USD per million" units, used as a weight where only proportions matter. #}
-{% macro class_list_weight(prefix='') -%}
-    ({% for c in token_classes() %}coalesce({{ prefix }}{{ c }}_tokens, 0) * coalesce({{ prefix }}{{ c }}_usd_per_million, 0){% if not loop.last %} + {% endif %}{% endfor %})
-{%- endmacro %}
-
-
-{# class_weight_total(prefix): the sum of the `<class>_weight` columns. #}
-{% macro class_weight_total(prefix='') -%}
-    ({% for c in token_classes() %}{{ prefix }}{{ c }}_weight{% if not loop.last %} + {% endif %}{% endfor %})
-{%- endmacro %}

@@ -1,30 +1,39 @@
--- Splitting spend over token classes keeps every dollar: per usage_date x provider, the classes of
--- int_spend_token_classes sum exactly to int_spend_allocated (hence to the bill). Returns the days that do not.
+-- Splitting spend over token classes keeps every dollar and every estimate: the classes of each fact row
+-- (int_spend_token_classes, by token_spend_id) sum exactly to its cost_usd and, when priced, to its
+-- estimated_cost_usd; no fact row is missing and none is invented. Returns the rows that break it.
 with
 
-allocated as (
+fact as (
 
-    select usage_date, provider, sum(cost_usd) as cost_usd
-    from {{ ref('int_spend_allocated') }}
-    group by usage_date, provider
+    select token_spend_id, cost_usd, estimated_cost_usd
+    from {{ ref('fct_token_spend') }}
 
 ),
 
 classes as (
 
-    select usage_date, provider, sum(cost_usd) as cost_usd
+    select
+        token_spend_id,
+        sum(cost_usd) as cost_usd,
+        sum(estimated_cost_usd) as estimated_cost_usd,
+        count(estimated_cost_usd) as estimated_classes,
+        count(*) as classes
     from {{ ref('int_spend_token_classes') }}
-    group by usage_date, provider
+    group by token_spend_id
 
 )
 
 select
-    coalesce(allocated.usage_date, classes.usage_date) as usage_date,
-    coalesce(allocated.provider, classes.provider) as provider,
-    allocated.cost_usd as allocated_usd,
-    classes.cost_usd as classes_usd
-from allocated
+    coalesce(fact.token_spend_id, classes.token_spend_id) as token_spend_id,
+    fact.cost_usd as fact_cost_usd,
+    classes.cost_usd as classes_cost_usd,
+    fact.estimated_cost_usd as fact_estimated_cost_usd,
+    classes.estimated_cost_usd as classes_estimated_cost_usd
+from fact
 full outer join classes
-    on allocated.usage_date = classes.usage_date
-    and allocated.provider = classes.provider
-where coalesce(allocated.cost_usd, 0) <> coalesce(classes.cost_usd, 0)
+    on fact.token_spend_id = classes.token_spend_id
+where fact.token_spend_id is null
+    or classes.token_spend_id is null
+    or fact.cost_usd <> classes.cost_usd
+    or (fact.estimated_cost_usd is null) <> (classes.estimated_classes = 0)
+    or fact.estimated_cost_usd <> classes.estimated_cost_usd

@@ -4,8 +4,7 @@
 -- For every usage_date x provider, sum(cost_usd) equals the provider-reported cost exactly.
 {{ config(**incremental_by_day('all')) }}
 -- depends_on: {{ ref('int_rebuild_days') }}
-{%- set grain = ['usage_date', 'provider', 'project_id', 'api_key_id', 'model', 'is_batch', 'feature',
-                 'workflow', 'team', 'employee_id', 'customer_id', 'attribution_method', 'record_type'] %}
+{%- set grain = fact_grain() %}
 with
 
 allocated as (
