@@ -91,7 +91,7 @@ def _built_tables(wh: SmallWarehouse) -> list[tuple[str, str]]:
     try:
         return [(schema, name) for schema, name in con.execute("""
             select table_schema, table_name from information_schema.tables
-            where table_schema in ('staging', 'intermediate', 'marts') and table_type = 'BASE TABLE'
+            where table_schema in ('staging', 'intermediate', 'marts', 'exports') and table_type = 'BASE TABLE'
             order by 1, 2""").fetchall() if name not in BUILD_STATE]
     finally:
         con.close()
