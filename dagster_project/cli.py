@@ -50,7 +50,7 @@ import dagster as dg
 
 from dagster_project.lib.deployment import WrongDeployment, verify_deployment
 from dagster_project.lib.warehouse import connect
-from dagster_project.settings import SettingsError, current_settings
+from dagster_project.settings import SettingsError, current_settings, enter_demo_mode
 
 
 def load_definitions() -> dg.Definitions:
@@ -469,9 +469,16 @@ def _ratio(value) -> str:
     return "n/a" if value is None else f"{Decimal(value):+.1%}"
 
 
+def _has_mart(con, name: str) -> bool:
+    return con.execute("select count(*) from information_schema.tables where table_schema = 'marts' "
+                       "and table_name = ?", [name]).fetchone()[0] > 0
+
+
 def spend_change_lines(con) -> list[str]:
     """The latest month against the one before (mart_spend_change): the change and its three largest effects,
     each with the scope that carries most of it, and token growth beside the unit-cost change."""
+    if not _has_mart(con, "mart_spend_change"):
+        return ["Spend change: marts.mart_spend_change is not in this warehouse (built by `dbt build`)"]
     latest = con.execute("""select period_start, prior_period_start, bool_and(is_complete_comparison),
                                    sum(prior_cost_usd), sum(change_usd), sum(prior_tokens), sum(tokens)
                             from marts.mart_spend_change where period_grain = 'month'
@@ -507,6 +514,8 @@ def spend_change_lines(con) -> list[str]:
 
 def segment_lines(con) -> list[str]:
     """The latest month's customer segments by billed spend (mart_customer_spend), and the spend with no customer."""
+    if not _has_mart(con, "mart_customer_spend"):
+        return ["Customer segments: marts.mart_customer_spend is not in this warehouse (built by `dbt build`)"]
     month = con.execute("select max(month) from marts.mart_customer_spend").fetchone()[0]
     if month is None:
         return ["Customer segments: no spend yet (marts.mart_customer_spend)"]
@@ -659,9 +668,10 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("prepare", help="parse the dbt project into the manifest the code location loads")
     args = parser.parse_args(argv)
     if getattr(args, "demo", False):
-        if os.environ.get("TOKENSPEND_MODE", "demo") not in ("", "demo"):
-            parser.error(f"--demo contradicts TOKENSPEND_MODE={os.environ['TOKENSPEND_MODE']}")
-        os.environ["TOKENSPEND_MODE"] = "demo"  # this process and the dbt commands it starts
+        try:
+            enter_demo_mode()
+        except SettingsError as exc:
+            parser.error(str(exc))
     try:
         config = current_settings()
     except SettingsError as exc:

@@ -15,12 +15,11 @@ Exit status: 0 written, 2 when the settings, the warehouse or `price_book.csv` c
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
 from dagster_project.lib.deployment import WrongDeployment, open_warehouse
 from dagster_project.lib.price_database import PriceBookError, ensure_generated_file, refresh, report
-from dagster_project.settings import SettingsError, current_settings
+from dagster_project.settings import SettingsError, current_settings, enter_demo_mode
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -28,9 +27,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--demo", action="store_true", help="the demo deployment (its warehouse, the repository's seeds)")
     args = parser.parse_args(argv)
     if args.demo:
-        if os.environ.get("TOKENSPEND_MODE", "demo") not in ("", "demo"):
-            parser.error(f"--demo contradicts TOKENSPEND_MODE={os.environ['TOKENSPEND_MODE']}")
-        os.environ["TOKENSPEND_MODE"] = "demo"
+        try:
+            enter_demo_mode()
+        except SettingsError as exc:
+            parser.error(str(exc))
     try:
         config = current_settings()
         if ensure_generated_file(config.seeds_dir):

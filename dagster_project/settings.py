@@ -324,3 +324,12 @@ def current_settings() -> Settings:
         value = os.environ.get(name)
         digest.update(f"{name}\0{'' if value is None else value}\0{value is None}\1".encode())
     return _load(digest.hexdigest())
+
+
+def enter_demo_mode() -> None:
+    """A command's `--demo` flag: this process, and the dbt commands it starts, are the demo deployment
+    (TOKENSPEND_MODE=demo). Raises SettingsError when the environment already chose another mode."""
+    mode = os.environ.get("TOKENSPEND_MODE", "demo")
+    if mode not in ("", "demo"):
+        raise SettingsError(f"--demo contradicts TOKENSPEND_MODE={mode}")
+    os.environ["TOKENSPEND_MODE"] = "demo"

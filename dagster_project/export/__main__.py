@@ -17,7 +17,6 @@ the settings or the warehouse do not allow it.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
 import duckdb
@@ -25,7 +24,7 @@ import duckdb
 from dagster_project.export.files import ExportError, export_files
 from dagster_project.lib.deployment import WrongDeployment, open_warehouse
 from dagster_project.lib.warehouse import is_lock_conflict
-from dagster_project.settings import SettingsError, current_settings
+from dagster_project.settings import SettingsError, current_settings, enter_demo_mode
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -33,9 +32,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--demo", action="store_true", help="the demo deployment (warehouse/demo)")
     args = parser.parse_args(argv)
     if args.demo:
-        if os.environ.get("TOKENSPEND_MODE", "demo") not in ("", "demo"):
-            parser.error(f"--demo contradicts TOKENSPEND_MODE={os.environ['TOKENSPEND_MODE']}")
-        os.environ["TOKENSPEND_MODE"] = "demo"
+        try:
+            enter_demo_mode()
+        except SettingsError as exc:
+            parser.error(str(exc))
     try:
         config = current_settings()
         if not config.duckdb_path.exists():

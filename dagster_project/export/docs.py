@@ -19,12 +19,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
-from dagster_project.settings import DBT_PROJECT_DIR, Settings, SettingsError, current_settings
+from dagster_project.settings import (
+    DBT_PROJECT_DIR,
+    Settings,
+    SettingsError,
+    current_settings,
+    enter_demo_mode,
+)
 
 SCRATCH = "empty_catalog.duckdb"  # the database dbt compiles against when the warehouse does not exist yet
 
@@ -56,9 +61,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--serve", action="store_true", help="then serve the site (dbt docs serve) until stopped")
     args = parser.parse_args(argv)
     if args.demo:
-        if os.environ.get("TOKENSPEND_MODE", "demo") not in ("", "demo"):
-            parser.error(f"--demo contradicts TOKENSPEND_MODE={os.environ['TOKENSPEND_MODE']}")
-        os.environ["TOKENSPEND_MODE"] = "demo"
+        try:
+            enter_demo_mode()
+        except SettingsError as exc:
+            parser.error(str(exc))
     try:
         config = current_settings()
     except SettingsError as exc:

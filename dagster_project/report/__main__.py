@@ -7,12 +7,11 @@ and writes `spend_report.html` into its export folder. It prints the file's path
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
 from dagster_project.report import REPORT_FILE, ReportInputError, write_report
-from dagster_project.settings import SettingsError, current_settings
+from dagster_project.settings import SettingsError, current_settings, enter_demo_mode
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -25,9 +24,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, help=f"the HTML file to write (default: <export folder>/{REPORT_FILE})")
     args = parser.parse_args(argv)
     if args.demo:
-        if os.environ.get("TOKENSPEND_MODE", "demo") not in ("", "demo"):
-            parser.error(f"--demo contradicts TOKENSPEND_MODE={os.environ['TOKENSPEND_MODE']}")
-        os.environ["TOKENSPEND_MODE"] = "demo"
+        try:
+            enter_demo_mode()
+        except SettingsError as exc:
+            parser.error(str(exc))
     try:
         config = current_settings()
     except SettingsError as exc:
