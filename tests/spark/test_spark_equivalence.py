@@ -75,9 +75,11 @@ def differences(duck: Path, exported: Path, tables: list[str]) -> list[str]:
         for table in tables:
             schema, name = table.split(".")
             spark_rows = f"read_parquet('{exported / table}/*.parquet')"
-            duck_types = dict(con.execute(
+            # Spark's TIMESTAMP is an instant, as DuckDB's TIMESTAMP WITH TIME ZONE (the FOCUS dates); the Parquet
+            # export says so or not by Spark version: both read as one type, the rows compare in UTC
+            duck_types = {column: kind.replace("TIMESTAMP WITH TIME ZONE", "TIMESTAMP") for column, kind in con.execute(
                 "select column_name, data_type from information_schema.columns "
-                "where table_schema = ? and table_name = ? order by ordinal_position", [schema, name]).fetchall())
+                "where table_schema = ? and table_name = ? order by ordinal_position", [schema, name]).fetchall()}
             spark_types = {column: kind.replace("TIMESTAMP WITH TIME ZONE", "TIMESTAMP")
                            for column, kind, *_ in con.execute(f"describe select * from {spark_rows}").fetchall()}
             if duck_types != spark_types:
@@ -106,7 +108,8 @@ def project_models(target: Path, schema: str | None = None, materialized: str | 
 
 
 def test_the_whole_project_builds_on_spark_and_every_dbt_test_passes(spark_demo):
-    results = spark_demo["build"]
+    # exposures (who reads what) have nothing to build: dbt reports them as no-op
+    results = [r for r in spark_demo["build"] if not r["unique_id"].startswith("exposure.")]
     kinds = {r["unique_id"].split(".")[0] for r in results}
     assert {"model", "seed", "test"} <= kinds, kinds
     assert all(r["status"] in ("success", "pass") for r in results), [
