@@ -299,7 +299,7 @@ def test_floor_step_runs_in_its_own_process_and_is_measured(generated, tmp_path)
         assert totals(con, FLOOR_FACT) == _floor_totals(layout)[1]
 
 
-def test_build_selects_every_executable_asset_but_the_demo_and_the_partitioned_ingest():
+def test_build_selects_every_executable_asset_but_the_demo_the_partitioned_ingest_and_the_price_refresh():
     from dagster_project.benchmark.steps import build_selection
     from dagster_project.cli import load_definitions
 
@@ -308,6 +308,9 @@ def test_build_selects_every_executable_asset_but_the_demo_and_the_partitioned_i
     selected = set(build_selection(defs))
     for key in graph.get_all_asset_keys():
         node = graph.get(key)
-        assert (key in selected) == (node.is_executable and not node.is_partitioned and node.group_name != "demo"), key
+        assert (key in selected) == (node.is_executable and not node.is_partitioned
+                                     and node.group_name not in ("demo", "prices")), key
     names = {k.to_user_string() for k in selected}
     assert {"raw/request_events", "raw/outcome_events", "marts/fct_token_spend"} <= names
+    # the price book's refresh rewrites a seed: a build that ran it would re-price the incremental day
+    assert "prices/price_book_generated" in {k.to_user_string() for k in graph.get_all_asset_keys()} - names
