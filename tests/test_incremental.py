@@ -3,7 +3,8 @@
 Warehouse A is built the way production builds it: the demo's raw data arrives in loads (most of the
 period, then one day at a time), and between builds a late file lands for an old day, a request is
 re-delivered, an outcome arrives for an old task, a re-delivered file drops rows and a whole day, and
-the price book changes. Each step is a plain incremental `dbt run`. Warehouse B is one full build on
+the price book changes, and an upgrade of tokenspend changes the columns of incremental models. Each step
+is a plain incremental `dbt run`. Warehouse B is one full build on
 the same final raw data and seeds. Every model the incremental chain writes and every mart must then
 hold exactly the same rows, to the nano-dollar.
 """
@@ -86,6 +87,20 @@ def _change_a_price(wh: SmallWarehouse) -> None:
 BUILD_STATE = ("int_raw_day_fingerprints", "int_rebuild_days")  # what a build started from, not data
 
 
+def _upgrade(wh: SmallWarehouse) -> None:
+    """A new version of tokenspend changes an incremental model's columns: one added, one dropped, one
+    retyped."""
+    model = wh.project_dir / "models" / "staging" / "events" / "stg_events__requests.sql"
+    sql = model.read_text()
+    for old, new in (("        source_count,\n        has_merged_tags,\n        raw_tags,\n",
+                      "        cast(source_count as decimal(18, 0)) as source_count,\n        raw_tags,\n"),
+                     ("        _loaded_at\n\n    from winners\n",
+                      "        _loaded_at,\n        length(request_id) as request_id_length\n\n    from winners\n")):
+        assert sql.count(old) == 1, old
+        sql = sql.replace(old, new)
+    model.write_text(sql)
+
+
 def _built_tables(wh: SmallWarehouse) -> list[tuple[str, str]]:
     con = duckdb.connect(str(wh.db), read_only=True)
     try:
@@ -150,8 +165,15 @@ def incremental_and_full(built_warehouse, tmp_path_factory):
     _change_a_price(a)
     a.dbt("seed")
     a.dbt("run")
+    price_change_scope = a.query(
+        "select count(*), count(*) filter (where is_raw_change) from intermediate.int_rebuild_days")[0]
+    # tokenspend is upgraded and the models' columns change: the next plain build takes the new columns and
+    # rewrites every day of them, with no full refresh asked for
+    _upgrade(a)
+    a.dbt("run")
 
     b = _warehouse(root, "b")
+    _upgrade(b)
     shutil.copy(a.price_book, b.price_book)
     con = duckdb.connect(str(b.db))
     try:
@@ -162,7 +184,8 @@ def incremental_and_full(built_warehouse, tmp_path_factory):
         con.close()
     b.dbt("seed")
     b.dbt("run")
-    return {"a": a, "b": b, "daily_scopes": daily_scopes, "dropped_day": first + dt.timedelta(days=1)}
+    return {"a": a, "b": b, "daily_scopes": daily_scopes, "dropped_day": first + dt.timedelta(days=1),
+            "price_change_scope": price_change_scope}
 
 
 def test_daily_increments_equal_one_full_build_on_every_row(incremental_and_full):
@@ -197,10 +220,9 @@ def test_a_daily_load_rebuilds_its_day_and_the_lookback_only(incremental_and_ful
 
 
 def test_a_price_change_rebuilt_every_day(incremental_and_full):
-    """The last build followed a price-book change: every day was in scope, not only changed raw days."""
+    """The build after a price-book change had every day in scope, not only changed raw days."""
     a = incremental_and_full["a"]
-    days, raw_days = a.query(
-        "select count(*), count(*) filter (where is_raw_change) from intermediate.int_rebuild_days")[0]
+    days, raw_days = incremental_and_full["price_change_scope"]
     all_days = a.query("select count(distinct usage_date) from marts.fct_token_spend")[0][0]
     assert days >= all_days and raw_days < days
 
@@ -214,3 +236,20 @@ def test_every_change_reached_the_fact(incremental_and_full):
     requests_that_day = a.query(f"select count(*) from marts.fct_token_spend where record_type = 'request' "
                                 f"and usage_date = '{dropped}'")
     assert requests_that_day[0][0] == 0
+
+
+def test_an_upgrade_that_changes_columns_rewrote_every_day(incremental_and_full):
+    """The upgrade's new column holds a value on every day, in the place the model gives it; its dropped
+    column is gone and its retyped column has the new type (a full build of the same code, B, is equal on
+    every row of every table: test_daily_increments_equal_one_full_build_on_every_row)."""
+    a = incremental_and_full["a"]
+    columns = a.query("""select column_name, data_type from information_schema.columns
+                         where table_schema = 'staging' and table_name = 'stg_events__requests'
+                         order by ordinal_position""")
+    names = [name for name, _ in columns]
+    assert "has_merged_tags" not in names
+    assert dict(columns)["source_count"] == "DECIMAL(18,0)"
+    assert names[-2:] == ["_loaded_at", "request_id_length"]
+    rows, filled, days = a.query("""select count(*), count(request_id_length), count(distinct usage_date)
+                                    from staging.stg_events__requests""")[0]
+    assert rows > 0 and filled == rows and days > 20, (rows, filled, days)

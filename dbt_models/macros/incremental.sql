@@ -62,6 +62,41 @@
     {{ return(model_config) }}
 {%- endmacro %}
 
+{#
+    should_full_refresh(): dbt's rule (the --full-refresh flag, or a model's full_refresh config), plus one
+    for the models incremental by day: such a model is rebuilt whole when the project's code changed since
+    the last complete build (code_changed_since_commit). A code change (an upgrade of tokenspend, an edited
+    model or macro) puts every day in scope anyway, and it is the one thing that changes a model's columns,
+    so rebuilding whole gives the new columns in order with their contract, at the cost of the every-day
+    rebuild the change needed: an upgrade needs no full refresh by hand. dbt calls this macro from the
+    incremental materialization and from is_incremental(); the project's own definition wins over dbt's.
+    A model whose config says full_refresh: false keeps that.
+#}
+{% macro should_full_refresh() -%}
+    {%- set dbt_says = dbt.should_full_refresh() -%}
+    {%- if dbt_says or config.get('full_refresh') is not none -%}
+        {{ return(dbt_says) }}
+    {%- endif -%}
+    {{ return(config.get('incremental_strategy') in ('replace_days', 'replace_raw_days') and code_changed_since_commit()) }}
+{%- endmacro %}
+
+
+{# code_changed_since_commit(): the last complete build committed another code fingerprint, or none. #}
+{% macro code_changed_since_commit() -%}
+    {%- if not execute -%}
+        {{ return(false) }}
+    {%- endif -%}
+    {%- set state = rebuild_state_relation() -%}
+    {%- if adapter.get_relation(state.database, state.schema, state.identifier) is none -%}
+        {{ return(true) }}
+    {%- endif -%}
+    {%- set committed = run_query(
+        "select count(*) from " ~ state ~ " where source_name = 'code' and fingerprint = '" ~ code_fingerprint() ~ "'"
+    ) -%}
+    {{ return(committed.columns[0].values()[0] == 0) }}
+{%- endmacro %}
+
+
 {# What an engine adds to that config. Spark's parquet tables have no DELETE: each day is a partition,
    replaced whole (spark__replace_days_sql in macros/spark_incremental.sql; the table format is set for
    the whole project in dbt_project.yml). #}
