@@ -50,7 +50,7 @@ import dagster as dg
 
 from dagster_project.lib.deployment import WrongDeployment, verify_deployment
 from dagster_project.lib.warehouse import connect
-from dagster_project.settings import SettingsError, current_settings, enter_demo_mode
+from dagster_project.settings import SettingsError, command_settings, current_settings
 
 
 def load_definitions() -> dg.Definitions:
@@ -667,16 +667,7 @@ def main(argv: list[str] | None = None) -> int:
     summary_parser.add_argument("--demo", action="store_true", help="the demo deployment's published warehouse")
     sub.add_parser("prepare", help="parse the dbt project into the manifest the code location loads")
     args = parser.parse_args(argv)
-    if getattr(args, "demo", False):
-        try:
-            enter_demo_mode()
-        except SettingsError as exc:
-            parser.error(str(exc))
-    try:
-        config = current_settings()
-    except SettingsError as exc:
-        print(f"tokenspend: {exc}", file=sys.stderr)
-        return 2
+    config = command_settings(parser, getattr(args, "demo", False))
     if args.command == "prepare":
         from dagster_project.defs.dbt.project import prepare_manifest
 

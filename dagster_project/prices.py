@@ -19,20 +19,15 @@ import sys
 
 from dagster_project.lib.deployment import WrongDeployment, open_warehouse
 from dagster_project.lib.price_database import PriceBookError, ensure_generated_file, refresh, report
-from dagster_project.settings import SettingsError, current_settings, enter_demo_mode
+from dagster_project.settings import SettingsError, command_settings
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="tokenspend-prices", description=__doc__.splitlines()[0])
     parser.add_argument("--demo", action="store_true", help="the demo deployment (its warehouse, the repository's seeds)")
     args = parser.parse_args(argv)
-    if args.demo:
-        try:
-            enter_demo_mode()
-        except SettingsError as exc:
-            parser.error(str(exc))
+    config = command_settings(parser, args.demo)
     try:
-        config = current_settings()
         if ensure_generated_file(config.seeds_dir):
             print(f"Wrote {config.seeds_dir / 'price_book_generated.csv'} with no rows yet (the seed dbt needs).")
         if not config.duckdb_path.exists():

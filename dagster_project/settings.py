@@ -30,6 +30,7 @@ The vocabulary of reconciliation cause names is checked by the module that owns 
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 import functools
 import hashlib
@@ -333,3 +334,14 @@ def enter_demo_mode() -> None:
     if mode not in ("", "demo"):
         raise SettingsError(f"--demo contradicts TOKENSPEND_MODE={mode}")
     os.environ["TOKENSPEND_MODE"] = "demo"
+
+
+def command_settings(parser: argparse.ArgumentParser, demo: bool) -> Settings:
+    """The settings of a command-line entry point: the demo deployment's with `--demo`, else the
+    environment's. A setting that cannot be used ends the command with status 2 and says which."""
+    try:
+        if demo:
+            enter_demo_mode()
+        return current_settings()
+    except SettingsError as exc:
+        parser.exit(2, f"{parser.prog}: {exc}\n")

@@ -130,3 +130,25 @@ def test_loading_the_code_location_changes_no_variable_and_runs_no_dbt(mode, tmp
     assert report["changed"] == []
     assert not [call for call in report["calls"] if any("dbt" in part for part in call)], report["calls"]
     assert not (tmp_path / "demo").exists(), "loading creates no folder"
+
+
+@pytest.mark.parametrize("command", ["cli", "report", "export", "docs", "prices"])
+def test_every_command_ends_with_status_2_naming_the_setting(clean_env, capsys, command):
+    """Each entry point takes its settings the same way: `--demo` against another mode, or a bad value,
+    stops it before it touches anything, with status 2 and the variable named."""
+    import importlib
+
+    module = importlib.import_module({"cli": "dagster_project.cli", "report": "dagster_project.report.__main__",
+                                      "export": "dagster_project.export.__main__",
+                                      "docs": "dagster_project.export.docs", "prices": "dagster_project.prices"}[command])
+    args = ["summary"] if command == "cli" else []
+    clean_env.setenv("TOKENSPEND_MODE", "live")
+    with pytest.raises(SystemExit) as info:
+        module.main([*args, "--demo"])
+    assert info.value.code == 2
+    assert "--demo contradicts TOKENSPEND_MODE=live" in capsys.readouterr().err
+    clean_env.setenv("TOKENSPEND_REFETCH_DAYS", "two")
+    with pytest.raises(SystemExit) as info:
+        module.main(args)
+    assert info.value.code == 2
+    assert "TOKENSPEND_REFETCH_DAYS" in capsys.readouterr().err

@@ -24,20 +24,15 @@ import duckdb
 from dagster_project.export.files import ExportError, export_files
 from dagster_project.lib.deployment import WrongDeployment, open_warehouse
 from dagster_project.lib.warehouse import is_lock_conflict
-from dagster_project.settings import SettingsError, current_settings, enter_demo_mode
+from dagster_project.settings import SettingsError, command_settings
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="tokenspend-export", description=__doc__.splitlines()[0])
     parser.add_argument("--demo", action="store_true", help="the demo deployment (warehouse/demo)")
     args = parser.parse_args(argv)
-    if args.demo:
-        try:
-            enter_demo_mode()
-        except SettingsError as exc:
-            parser.error(str(exc))
+    config = command_settings(parser, args.demo)
     try:
-        config = current_settings()
         if not config.duckdb_path.exists():
             raise ExportError(f"no warehouse at {config.duckdb_path}: build it first (`make run` for the demo, "
                               "`python -m dagster_project.cli run` for live data)")

@@ -23,13 +23,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from dagster_project.settings import (
-    DBT_PROJECT_DIR,
-    Settings,
-    SettingsError,
-    current_settings,
-    enter_demo_mode,
-)
+from dagster_project.settings import DBT_PROJECT_DIR, Settings, command_settings
 
 SCRATCH = "empty_catalog.duckdb"  # the database dbt compiles against when the warehouse does not exist yet
 
@@ -60,16 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--demo", action="store_true", help="the demo deployment (warehouse/demo)")
     parser.add_argument("--serve", action="store_true", help="then serve the site (dbt docs serve) until stopped")
     args = parser.parse_args(argv)
-    if args.demo:
-        try:
-            enter_demo_mode()
-        except SettingsError as exc:
-            parser.error(str(exc))
-    try:
-        config = current_settings()
-    except SettingsError as exc:
-        print(f"tokenspend docs: {exc}", file=sys.stderr)
-        return 2
+    config = command_settings(parser, args.demo)
     target = docs_dir(config)
     target.mkdir(parents=True, exist_ok=True)
     has_warehouse = config.duckdb_path.exists()

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from dagster_project.report import REPORT_FILE, ReportInputError, write_report
-from dagster_project.settings import SettingsError, current_settings, enter_demo_mode
+from dagster_project.settings import command_settings
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -23,16 +23,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="the DuckDB file to read (default: the deployment's published copy)")
     parser.add_argument("--out", type=Path, help=f"the HTML file to write (default: <export folder>/{REPORT_FILE})")
     args = parser.parse_args(argv)
-    if args.demo:
-        try:
-            enter_demo_mode()
-        except SettingsError as exc:
-            parser.error(str(exc))
-    try:
-        config = current_settings()
-    except SettingsError as exc:
-        print(f"tokenspend: {exc}", file=sys.stderr)
-        return 2
+    config = command_settings(parser, args.demo)
     db = args.db or config.published_path
     out = args.out or config.export_dir / REPORT_FILE
     try:
