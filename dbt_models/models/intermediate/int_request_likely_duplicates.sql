@@ -4,7 +4,11 @@
 -- gen_ai.response.id on spans) are merged on it in stg_events__requests; these are the calls where one
 -- side lacked it. They are flagged (the likely_duplicate_requests asset check lists them), not merged:
 -- two real calls can match on every field, so a person decides (e.g. by logging the response id).
--- Grain: one row per pair (request_id < other_request_id).
+-- Grain: one row per pair (request_id < other_request_id). Both sides of a pair fall on one day (the same
+-- millisecond), so the model is incremental by day like the requests it pairs: a build re-pairs the days
+-- whose requests changed.
+{{ config(**incremental_by_day('raw')) }}
+-- depends_on: {{ ref('int_rebuild_days') }}
 with
 
 requests as (
@@ -23,6 +27,7 @@ requests as (
         cache_write_5m_input_tokens,
         output_tokens
     from {{ ref('stg_events__requests') }}
+    where {{ in_rebuild_scope('usage_date', 'raw') }}
 
 ),
 
