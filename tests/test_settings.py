@@ -4,6 +4,7 @@ out of messages, and a code location whose import changes no environment variabl
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 import json
 import os
 import subprocess
@@ -132,23 +133,24 @@ def test_loading_the_code_location_changes_no_variable_and_runs_no_dbt(mode, tmp
     assert not (tmp_path / "demo").exists(), "loading creates no folder"
 
 
-@pytest.mark.parametrize("command", ["cli", "report", "export", "docs", "prices"])
-def test_every_command_ends_with_status_2_naming_the_setting(clean_env, capsys, command):
+@pytest.mark.parametrize(("module", "args"), [
+    ("dagster_project.cli", ["summary"]),
+    ("dagster_project.report.__main__", []),
+    ("dagster_project.export.__main__", []),
+    ("dagster_project.export.docs", []),
+    ("dagster_project.prices", []),
+])
+def test_every_command_ends_with_status_2_naming_the_setting(clean_env, capsys, module, args):
     """Each entry point takes its settings the same way: `--demo` against another mode, or a bad value,
     stops it before it touches anything, with status 2 and the variable named."""
-    import importlib
-
-    module = importlib.import_module({"cli": "dagster_project.cli", "report": "dagster_project.report.__main__",
-                                      "export": "dagster_project.export.__main__",
-                                      "docs": "dagster_project.export.docs", "prices": "dagster_project.prices"}[command])
-    args = ["summary"] if command == "cli" else []
+    main = importlib.import_module(module).main
     clean_env.setenv("TOKENSPEND_MODE", "live")
     with pytest.raises(SystemExit) as info:
-        module.main([*args, "--demo"])
+        main([*args, "--demo"])
     assert info.value.code == 2
     assert "--demo contradicts TOKENSPEND_MODE=live" in capsys.readouterr().err
     clean_env.setenv("TOKENSPEND_REFETCH_DAYS", "two")
     with pytest.raises(SystemExit) as info:
-        module.main(args)
+        main(args)
     assert info.value.code == 2
     assert "TOKENSPEND_REFETCH_DAYS" in capsys.readouterr().err
